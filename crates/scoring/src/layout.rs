@@ -1,0 +1,205 @@
+//! The shape of a questionnaire as the engine sees it: dimensions of questions with K options,
+//! and where each question's bits live in the packed representation.
+
+use crate::error::InputError;
+
+/// Most options a question may have (acceptable sets are `u32` bit masks).
+pub const MAX_OPTIONS: u8 = 32;
+
+/// One question: a short label used in explanations and its number of options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuestionSpec {
+    pub label: String,
+    pub options: u8,
+}
+
+/// One dimension of the compatibility vector: a questionnaire section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionSpec {
+    pub label: String,
+    pub questions: Vec<QuestionSpec>,
+}
+
+/// Where a dimension's bits live: answer words hold one bit per option, mask words one bit
+/// per question; each dimension starts on a fresh word so that kernels can sum per dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DimensionPlacement {
+    pub answer_words: std::ops::Range<usize>,
+    pub mask_words: std::ops::Range<usize>,
+    /// Column ranges in the dense (unpadded) matrices used by the GEMM kernel.
+    pub option_columns: std::ops::Range<usize>,
+    pub question_columns: std::ops::Range<usize>,
+}
+
+/// A validated questionnaire layout. Questions are numbered globally, dimension by dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    dimensions: Vec<DimensionSpec>,
+    placements: Vec<DimensionPlacement>,
+    /// Per global question: (answer bit of option 0, mask bit, option count, dense option column).
+    questions: Vec<QuestionSlot>,
+    answer_words: usize,
+    mask_words: usize,
+    option_columns: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QuestionSlot {
+    pub dimension: usize,
+    pub answer_bit: usize,
+    pub mask_bit: usize,
+    pub options: u8,
+    pub option_column: usize,
+}
+
+impl Layout {
+    /// Checks the specification (at least one dimension, every dimension with questions, every
+    /// question with 2..=32 options) and places every bit.
+    pub fn new(dimensions: Vec<DimensionSpec>) -> Result<Layout, InputError> {
+        if dimensions.is_empty() {
+            return Err(InputError::EmptyLayout);
+        }
+        let mut placements = Vec::with_capacity(dimensions.len());
+        let mut questions = Vec::new();
+        let (mut answer_word, mut mask_word, mut option_column) = (0, 0, 0);
+        for (d, dimension) in dimensions.iter().enumerate() {
+            if dimension.questions.is_empty() {
+                return Err(InputError::EmptyDimension(d));
+            }
+            let (answer_start, mask_start, column_start) = (answer_word, mask_word, option_column);
+            let mut answer_bit = answer_word * 64;
+            for (q, question) in dimension.questions.iter().enumerate() {
+                if !(2..=MAX_OPTIONS).contains(&question.options) {
+                    return Err(InputError::OptionCount {
+                        question: questions.len(),
+                        options: question.options,
+                    });
+                }
+                questions.push(QuestionSlot {
+                    dimension: d,
+                    answer_bit,
+                    mask_bit: mask_start * 64 + q,
+                    options: question.options,
+                    option_column,
+                });
+                answer_bit += usize::from(question.options);
+                option_column += usize::from(question.options);
+            }
+            answer_word = answer_bit.div_ceil(64);
+            mask_word = mask_start + dimension.questions.len().div_ceil(64);
+            placements.push(DimensionPlacement {
+                answer_words: answer_start..answer_word,
+                mask_words: mask_start..mask_word,
+                option_columns: column_start..option_column,
+                question_columns: (questions.len() - dimension.questions.len())..questions.len(),
+            });
+        }
+        Ok(Layout {
+            dimensions,
+            placements,
+            questions,
+            answer_words: answer_word,
+            mask_words: mask_word,
+            option_columns: option_column,
+        })
+    }
+
+    /// A single dimension of `questions` questions with `options` options each: the plain model
+    /// of the benchmark.
+    pub fn uniform(questions: usize, options: u8) -> Result<Layout, InputError> {
+        Layout::new(vec![DimensionSpec {
+            label: "all questions".to_owned(),
+            questions: (0..questions)
+                .map(|q| QuestionSpec { label: format!("question {}", q + 1), options })
+                .collect(),
+        }])
+    }
+
+    pub fn dimensions(&self) -> &[DimensionSpec] {
+        &self.dimensions
+    }
+
+    /// Number of questions over all dimensions.
+    pub fn question_count(&self) -> usize {
+        self.questions.len()
+    }
+
+    /// Options of the question with this global index.
+    pub fn options(&self, question: usize) -> u8 {
+        self.questions[question].options
+    }
+
+    /// Label of the question with this global index.
+    pub fn question_label(&self, question: usize) -> &str {
+        let slot = self.questions[question];
+        let first = self.placements[slot.dimension].question_columns.start;
+        &self.dimensions[slot.dimension].questions[question - first].label
+    }
+
+    /// Dimension index of the question with this global index.
+    pub fn dimension_of(&self, question: usize) -> usize {
+        self.questions[question].dimension
+    }
+
+    pub(crate) fn slot(&self, question: usize) -> QuestionSlot {
+        self.questions[question]
+    }
+
+    pub(crate) fn placements(&self) -> &[DimensionPlacement] {
+        &self.placements
+    }
+
+    pub(crate) fn answer_words(&self) -> usize {
+        self.answer_words
+    }
+
+    pub(crate) fn mask_words(&self) -> usize {
+        self.mask_words
+    }
+
+    pub(crate) fn option_columns(&self) -> usize {
+        self.option_columns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dim(label: &str, options: &[u8]) -> DimensionSpec {
+        DimensionSpec {
+            label: label.to_owned(),
+            questions: options
+                .iter()
+                .map(|&options| QuestionSpec { label: String::new(), options })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn dimensions_start_on_fresh_words() {
+        let layout = Layout::new(vec![dim("a", &[5; 13]), dim("b", &[3, 4])]).expect("valid");
+        let p = layout.placements();
+        assert_eq!(p[0].answer_words, 0..2, "65 option bits need two words");
+        assert_eq!(p[1].answer_words, 2..3);
+        assert_eq!(p[0].mask_words, 0..1);
+        assert_eq!(p[1].mask_words, 1..2);
+        assert_eq!(p[1].option_columns, 65..72);
+        assert_eq!(p[1].question_columns, 13..15);
+        assert_eq!(layout.slot(13).answer_bit, 128);
+        assert_eq!(layout.slot(14).answer_bit, 131);
+        assert_eq!(layout.slot(14).mask_bit, 65);
+        assert_eq!(layout.dimension_of(14), 1);
+    }
+
+    #[test]
+    fn bad_layouts_are_refused() {
+        assert_eq!(Layout::new(vec![]), Err(InputError::EmptyLayout));
+        assert_eq!(Layout::new(vec![dim("a", &[])]), Err(InputError::EmptyDimension(0)));
+        assert_eq!(
+            Layout::new(vec![dim("a", &[3, 1])]),
+            Err(InputError::OptionCount { question: 1, options: 1 })
+        );
+        assert!(Layout::new(vec![dim("a", &[33])]).is_err());
+    }
+}

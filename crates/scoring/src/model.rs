@@ -1,0 +1,142 @@
+//! The scoring model's parameters: how the compatibility vector combines into one score.
+//! Weights are data, chosen by the caller (and later learned from outcomes), never constants
+//! buried in the kernels.
+
+use crate::error::InputError;
+use crate::layout::Layout;
+
+/// Parameters of the overall score and the confidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Weight of each question dimension, in layout order.
+    pub dimension_weights: Vec<f32>,
+    /// Weight of the reciprocal complementarity of capabilities offered and sought.
+    pub complementarity_weight: f32,
+    /// Weight of shared sectors.
+    pub sector_weight: f32,
+    /// Whether a `mandatory` question answered unacceptably excludes the pair.
+    pub mandatory_excludes: bool,
+    /// Number of questions in common at which the confidence reaches one half.
+    pub confidence_half: f32,
+}
+
+impl Model {
+    /// The plain reciprocal model of the benchmark peer: question dimensions only, weighted
+    /// equally, no profile dimensions, no exclusions.
+    pub fn plain(layout: &Layout) -> Model {
+        Model {
+            dimension_weights: vec![1.0; layout.dimensions().len()],
+            complementarity_weight: 0.0,
+            sector_weight: 0.0,
+            mandatory_excludes: false,
+            confidence_half: 10.0,
+        }
+    }
+
+    /// The service's starting model: every question dimension weighs 1, complementarity of
+    /// capabilities as much as all of them together, shared sectors half a dimension, and
+    /// mandatory questions exclude.
+    pub fn standard(layout: &Layout) -> Model {
+        let dimensions = layout.dimensions().len();
+        Model {
+            dimension_weights: vec![1.0; dimensions],
+            complementarity_weight: dimensions as f32,
+            sector_weight: 0.5,
+            mandatory_excludes: true,
+            confidence_half: 10.0,
+        }
+    }
+
+    /// Checks the weights against the layout.
+    pub fn check(&self, layout: &Layout) -> Result<(), InputError> {
+        let expected = layout.dimensions().len();
+        if self.dimension_weights.len() != expected {
+            return Err(InputError::WeightCount { got: self.dimension_weights.len(), expected });
+        }
+        let weights = || self.dimension_weights.iter().chain([&self.complementarity_weight, &self.sector_weight]);
+        let valid = weights().all(|w| w.is_finite() && *w >= 0.0) && weights().any(|w| *w > 0.0);
+        if !valid || !(self.confidence_half.is_finite() && self.confidence_half > 0.0) {
+            return Err(InputError::Weights);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn total_weight(&self) -> f32 {
+        self.dimension_weights.iter().sum::<f32>() + self.complementarity_weight + self.sector_weight
+    }
+
+    pub(crate) fn uses_profile(&self) -> bool {
+        self.complementarity_weight > 0.0 || self.sector_weight > 0.0
+    }
+
+    /// Confidence for `common` questions answered by both: `common / (common + half)`.
+    pub fn confidence(&self, common: usize) -> f32 {
+        let common = common as f32;
+        common / (common + self.confidence_half)
+    }
+}
+
+/// Reciprocal complementarity: the geometric mean over both directions of the share of what
+/// one side seeks that the other offers; one direction alone when only one side seeks
+/// anything; 0 when neither does.
+pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offered_b: u64) -> f32 {
+    let share = |sought: u64, offered: u64| {
+        (sought != 0).then(|| (sought & offered).count_ones() as f32 / sought.count_ones() as f32)
+    };
+    match (share(sought_a, offered_b), share(sought_b, offered_a)) {
+        (Some(a), Some(b)) => (a * b).sqrt(),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => 0.0,
+    }
+}
+
+/// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
+pub(crate) fn sector_overlap(a: u64, b: u64) -> f32 {
+    let smaller = a.count_ones().min(b.count_ones());
+    if smaller == 0 { 0.0 } else { (a & b).count_ones() as f32 / smaller as f32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complementarity_is_reciprocal() {
+        // A seeks {0,1} and B offers {0}; B seeks {2} and A offers {2}.
+        assert!((complementarity(0b11, 0b100, 0b100, 0b1) - 0.5f32.sqrt()).abs() < 1e-6);
+        // Nobody offers what the other seeks.
+        assert_eq!(complementarity(0b1, 0b1, 0b10, 0b10), 0.0);
+        // Only A seeks anything.
+        assert_eq!(complementarity(0b11, 0, 0, 0b1), 0.5);
+        assert_eq!(complementarity(0, 0b1, 0, 0b1), 0.0);
+    }
+
+    #[test]
+    fn sector_overlap_uses_the_smaller_set() {
+        assert_eq!(sector_overlap(0b1, 0b111), 1.0);
+        assert_eq!(sector_overlap(0b11, 0b110), 0.5);
+        assert_eq!(sector_overlap(0, 0b1), 0.0);
+    }
+
+    #[test]
+    fn weights_are_checked() {
+        let layout = Layout::uniform(3, 3).expect("layout");
+        let mut model = Model::standard(&layout);
+        assert_eq!(model.check(&layout), Ok(()));
+        model.dimension_weights.push(1.0);
+        assert!(model.check(&layout).is_err());
+        let mut model = Model::plain(&layout);
+        model.dimension_weights[0] = f32::NAN;
+        assert_eq!(model.check(&layout), Err(InputError::Weights));
+        model.dimension_weights[0] = 0.0;
+        assert_eq!(model.check(&layout), Err(InputError::Weights), "all weights zero");
+    }
+
+    #[test]
+    fn confidence_grows_with_common_questions() {
+        let model = Model::plain(&Layout::uniform(3, 3).expect("layout"));
+        assert_eq!(model.confidence(0), 0.0);
+        assert_eq!(model.confidence(10), 0.5);
+        assert!(model.confidence(40) > model.confidence(20));
+    }
+}

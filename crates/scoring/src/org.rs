@@ -1,0 +1,47 @@
+//! What the engine knows of one organisation: its answers and the profile fields that score.
+
+use crate::importance::Importance;
+
+/// One answered question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuestionAnswer {
+    /// The organisation's own option, `0..options`.
+    pub answer: u8,
+    /// Bit `o` set when option `o` is acceptable from a partner.
+    pub acceptable: u32,
+    pub importance: Importance,
+}
+
+impl QuestionAnswer {
+    pub fn accepts(&self, option: u8) -> bool {
+        self.acceptable >> option & 1 == 1
+    }
+}
+
+/// Profile fields that take part in scoring, as bit sets over the taxonomy's indices.
+/// The engine does not know what the bits mean; the domain maps vocabulary ids to them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Index of the organisation's kind, `0..32`.
+    pub kind: u8,
+    /// Kinds this organisation wants to meet; empty means any. A hard filter.
+    pub seeking_kinds: u32,
+    pub sectors: u64,
+    pub capabilities_offered: u64,
+    pub capabilities_sought: u64,
+}
+
+/// Everything the engine needs of one organisation: an answer (or `None`) per question of the
+/// layout, in global question order, and the profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgInput {
+    pub answers: Vec<Option<QuestionAnswer>>,
+    pub profile: Profile,
+}
+
+impl Profile {
+    /// Whether this organisation accepts to meet one of `kind`.
+    pub fn welcomes(&self, kind: u8) -> bool {
+        self.seeking_kinds == 0 || self.seeking_kinds >> kind & 1 == 1
+    }
+}
