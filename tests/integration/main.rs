@@ -1,1 +1,3 @@
-//! Integration tests.
+//! Matchwell's integration tests: one binary, one module per surface.
+
+mod bench;

@@ -22,11 +22,14 @@ pub struct Options {
     pub kernel: KernelChoice,
     /// Organisations per block (rounded up to a multiple of 8).
     pub block: usize,
+    /// Partners kept beyond `k` in every list, so that [`rescore`] seldom has to recompute a
+    /// list that lost a partner (see [`TopK::with_slack`]).
+    pub slack: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { threads: 0, kernel: KernelChoice::Auto, block: 256 }
+        Options { threads: 0, kernel: KernelChoice::Auto, block: 128, slack: 0 }
     }
 }
 
@@ -48,7 +51,10 @@ pub const EXCLUDED: f32 = f32::NEG_INFINITY;
 
 fn kernel<'a>(population: &'a Population, model: &Model, choice: KernelChoice) -> Box<dyn TileKernel + 'a> {
     match choice {
-        KernelChoice::Auto | KernelChoice::Bitset => Box::new(BitsetKernel::new(population, model.mandatory_excludes)),
+        KernelChoice::Auto | KernelChoice::Bitset => {
+            Box::new(BitsetKernel::new(population, model.mandatory_excludes, true))
+        }
+        KernelChoice::PortableBitset => Box::new(BitsetKernel::new(population, model.mandatory_excludes, false)),
         KernelChoice::Gemm => Box::new(GemmKernel::new(population, model.mandatory_excludes)),
     }
 }
@@ -105,7 +111,8 @@ impl<'a> Scorer<'a> {
                         other.capabilities_sought,
                         other.capabilities_offered,
                     );
-                    out[t] += self.complementarity_weight * c + self.sector_weight * sector_overlap(me.sectors, other.sectors);
+                    out[t] += self.complementarity_weight * c
+                        + self.sector_weight * sector_overlap(me.sectors, other.sectors);
                 }
             }
             if self.model.mandatory_excludes {
@@ -174,7 +181,7 @@ pub fn top_k_with_progress(
     let done = AtomicUsize::new(0);
     let threads = options.threads().min(tiles.len()).max(1);
     let worker = || {
-        let mut top = TopK::new(n, k);
+        let mut top = TopK::with_slack(n, k, options.slack);
         let mut work = Workspace::new(population, chunk, block);
         loop {
             let t = next.fetch_add(1, Ordering::Relaxed);
@@ -197,25 +204,40 @@ pub fn top_k_with_progress(
     })
     .into_iter()
     .map(|table| table.unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-    let mut top = tables.next().unwrap_or_else(|| TopK::new(n, k));
+    let mut top = tables.next().unwrap_or_else(|| TopK::with_slack(n, k, options.slack));
     for table in tables {
         top.merge(&table);
     }
+    top.seal();
     Ok(top)
 }
 
 /// Offers a scored chunk to the rows' lists and, off the diagonal, to the columns' lists.
+/// Eight columns at a time are first tested against the lists' floors, which rejects almost
+/// every pair once the lists have filled.
 fn offer_tile(top: &mut TopK, work: &Workspace, rows: Range<usize>, cols: Range<usize>, both_sides: bool) {
     for (r, i) in rows.enumerate() {
         let line = &work.scores[r * work.stride..][..cols.len()];
-        for (t, &score) in line.iter().enumerate() {
-            if score == EXCLUDED {
+        for (c, chunk) in line.chunks(LANES).enumerate() {
+            let first = cols.start + c * LANES;
+            let row_floor = top.floor(i);
+            let col_floors = &top.floors()[first..first + chunk.len()];
+            let mut candidate = false;
+            for (score, col_floor) in chunk.iter().zip(col_floors) {
+                candidate |= (*score >= row_floor) | (both_sides & (*score >= *col_floor));
+            }
+            if !candidate {
                 continue;
             }
-            let j = cols.start + t;
-            top.offer(i, Partner { index: j as u32, score });
-            if both_sides {
-                top.offer(j, Partner { index: i as u32, score });
+            for (t, &score) in chunk.iter().enumerate() {
+                if score == EXCLUDED {
+                    continue;
+                }
+                let j = first + t;
+                top.offer(i, Partner { index: j as u32, score });
+                if both_sides {
+                    top.offer(j, Partner { index: i as u32, score });
+                }
             }
         }
     }
@@ -223,7 +245,12 @@ fn offer_tile(top: &mut TopK, work: &Workspace, rows: Range<usize>, cols: Range<
 
 /// The overall score of `org` with every organisation, [`EXCLUDED`] for itself and excluded
 /// pairs.
-pub fn score_row(population: &Population, model: &Model, org: usize, options: &Options) -> Result<Vec<f32>, InputError> {
+pub fn score_row(
+    population: &Population,
+    model: &Model,
+    org: usize,
+    options: &Options,
+) -> Result<Vec<f32>, InputError> {
     let n = population.len();
     if org >= n {
         return Err(InputError::OrgIndex { org, len: n });
@@ -245,14 +272,15 @@ pub fn score_row(population: &Population, model: &Model, org: usize, options: &O
 /// What an incremental update did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rescored {
-    /// Other organisations whose lists lost `org` without a known replacement and were
+    /// Other organisations whose lists no longer knew their best `k` for sure and were
     /// recomputed in full.
     pub recomputed_rows: usize,
 }
 
 /// After `org`'s answers or profile changed (or it was appended), brings `top` back to what
 /// [`top_k`] would give: `org`'s own list is rebuilt from one row of scores, and every other
-/// list gains, keeps or loses `org`; a list that loses it while full is recomputed.
+/// list gains, keeps or loses `org`; a list left without a sure best `k` is recomputed (rare
+/// when the table has slack).
 pub fn rescore(
     population: &Population,
     model: &Model,
@@ -262,40 +290,28 @@ pub fn rescore(
 ) -> Result<Rescored, InputError> {
     let row = score_row(population, model, org, options)?;
     top.grow(population.len());
-    top.clear_row(org);
+    let rebuild = |top: &mut TopK, owner: usize, scores: &[f32]| {
+        top.rebuild(owner, |top| {
+            for (j, &score) in scores.iter().enumerate() {
+                if score != EXCLUDED {
+                    top.offer(owner, Partner { index: j as u32, score });
+                }
+            }
+        })
+    };
+    rebuild(top, org, &row);
     let me = org as u32;
     let mut stale = Vec::new();
     for (j, &score) in row.iter().enumerate() {
-        if j == org {
-            continue;
-        }
-        let partner = Partner { index: me, score };
-        if score != EXCLUDED {
-            top.offer(org, Partner { index: j as u32, score });
-        }
-        let was_full = top.is_full(j);
-        let had = top.remove(j, me);
-        if had && was_full {
-            // The list holds the exact best k-1 of the others; `org` may take the k-th place
-            // only if it beats the last of them, otherwise the k-th place is unknown.
-            let beats_last = top.row(j).last().is_some_and(|last| partner.beats(*last));
-            if score != EXCLUDED && beats_last {
-                top.offer(j, partner);
-            } else {
+        if j != org {
+            top.update(j, me, (score != EXCLUDED).then_some(Partner { index: me, score }));
+            if top.is_stale(j) {
                 stale.push(j);
             }
-        } else if score != EXCLUDED {
-            top.offer(j, partner);
         }
     }
     for &j in &stale {
-        let row = score_row(population, model, j, options)?;
-        top.clear_row(j);
-        for (i, &score) in row.iter().enumerate() {
-            if score != EXCLUDED {
-                top.offer(j, Partner { index: i as u32, score });
-            }
-        }
+        rebuild(top, j, &score_row(population, model, j, options)?);
     }
     Ok(Rescored { recomputed_rows: stale.len() })
 }

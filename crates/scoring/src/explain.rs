@@ -22,17 +22,40 @@ pub enum Exclusion {
 /// A statement about the pair, strongest first in [`Compatibility::reasons`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reason {
-    StrongDimension { dimension: usize, score: f32 },
+    StrongDimension {
+        dimension: usize,
+        score: f32,
+    },
     /// Both answered, each accepts the other's answer, and it matters to them.
-    SharedPriority { question: usize, both_care: bool },
-    TheyOfferWhatYouSeek { offered: u32, sought: u32 },
-    YouOfferWhatTheySeek { offered: u32, sought: u32 },
-    SharedSectors { count: u32 },
+    SharedPriority {
+        question: usize,
+        both_care: bool,
+    },
+    TheyOfferWhatYouSeek {
+        offered: u32,
+        sought: u32,
+    },
+    YouOfferWhatTheySeek {
+        offered: u32,
+        sought: u32,
+    },
+    SharedSectors {
+        count: u32,
+    },
     /// The other side's answer is not one the viewer accepts.
-    YouDoNotAccept { question: usize, mandatory: bool },
+    YouDoNotAccept {
+        question: usize,
+        mandatory: bool,
+    },
     /// The viewer's answer is not one the other side accepts.
-    TheyDoNotAccept { question: usize, mandatory: bool },
-    WeakDimension { dimension: usize, score: f32 },
+    TheyDoNotAccept {
+        question: usize,
+        mandatory: bool,
+    },
+    WeakDimension {
+        dimension: usize,
+        score: f32,
+    },
 }
 
 impl Reason {
@@ -48,7 +71,10 @@ impl Reason {
                 format!("Little common ground on {} ({}%)", dimension(d), percent(score))
             }
             Reason::SharedPriority { question, both_care: true } => {
-                format!("You both care about \u{201c}{}\u{201d} and accept each other's answer", layout.question_label(question))
+                format!(
+                    "You both care about \u{201c}{}\u{201d} and accept each other's answer",
+                    layout.question_label(question)
+                )
             }
             Reason::SharedPriority { question, both_care: false } => {
                 format!("You accept each other's answer on \u{201c}{}\u{201d}", layout.question_label(question))
@@ -96,7 +122,12 @@ pub struct Compatibility {
 pub const MAX_REASONS: usize = 6;
 
 /// The pair `viewer`–`other`, with reasons phrased for `viewer`.
-pub fn compatibility(layout: &Layout, model: &Model, viewer: &OrgInput, other: &OrgInput) -> Result<Compatibility, InputError> {
+pub fn compatibility(
+    layout: &Layout,
+    model: &Model,
+    viewer: &OrgInput,
+    other: &OrgInput,
+) -> Result<Compatibility, InputError> {
     model.check(layout)?;
     for (org, input) in [viewer, other].into_iter().enumerate() {
         if input.answers.len() != layout.question_count() {
@@ -139,8 +170,7 @@ pub fn compatibility(layout: &Layout, model: &Model, viewer: &OrgInput, other: &
         }
     }
     let ratio = |num: u32, den: u32| if den == 0 { 0.0 } else { num as f32 / den as f32 };
-    let dimension_scores: Vec<f32> =
-        sums.iter().map(|s| (ratio(s[0], s[1]) * ratio(s[2], s[3])).sqrt()).collect();
+    let dimension_scores: Vec<f32> = sums.iter().map(|s| (ratio(s[0], s[1]) * ratio(s[2], s[3])).sqrt()).collect();
     let (me, them) = (&viewer.profile, &other.profile);
     let complementarity = complementarity(
         me.capabilities_sought,

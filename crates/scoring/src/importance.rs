@@ -11,12 +11,8 @@ pub enum Importance {
 }
 
 /// The levels that carry weight, in the order the packed bit planes use.
-pub(crate) const WEIGHTED_LEVELS: [Importance; 4] = [
-    Importance::ALittle,
-    Importance::Somewhat,
-    Importance::Very,
-    Importance::Mandatory,
-];
+pub(crate) const WEIGHTED_LEVELS: [Importance; 4] =
+    [Importance::ALittle, Importance::Somewhat, Importance::Very, Importance::Mandatory];
 
 /// Weights of [`WEIGHTED_LEVELS`], as used by the kernels.
 pub(crate) const LEVEL_WEIGHTS: [f32; 4] = [1.0, 10.0, 50.0, 250.0];
@@ -26,13 +22,8 @@ pub(crate) const MANDATORY_PLANE: usize = 3;
 
 impl Importance {
     /// All levels, least important first.
-    pub const ALL: [Importance; 5] = [
-        Importance::Irrelevant,
-        Importance::ALittle,
-        Importance::Somewhat,
-        Importance::Very,
-        Importance::Mandatory,
-    ];
+    pub const ALL: [Importance; 5] =
+        [Importance::Irrelevant, Importance::ALittle, Importance::Somewhat, Importance::Very, Importance::Mandatory];
 
     /// The weight of the level: `irrelevant 0, a_little 1, somewhat 10, very 50, mandatory 250`.
     pub const fn weight(self) -> u32 {

@@ -70,10 +70,7 @@ impl Layout {
             let mut answer_bit = answer_word * 64;
             for (q, question) in dimension.questions.iter().enumerate() {
                 if !(2..=MAX_OPTIONS).contains(&question.options) {
-                    return Err(InputError::OptionCount {
-                        question: questions.len(),
-                        options: question.options,
-                    });
+                    return Err(InputError::OptionCount { question: questions.len(), options: question.options });
                 }
                 questions.push(QuestionSlot {
                     dimension: d,
@@ -109,9 +106,7 @@ impl Layout {
     pub fn uniform(questions: usize, options: u8) -> Result<Layout, InputError> {
         Layout::new(vec![DimensionSpec {
             label: "all questions".to_owned(),
-            questions: (0..questions)
-                .map(|q| QuestionSpec { label: format!("question {}", q + 1), options })
-                .collect(),
+            questions: (0..questions).map(|q| QuestionSpec { label: format!("question {}", q + 1), options }).collect(),
         }])
     }
 
@@ -169,10 +164,7 @@ mod tests {
     fn dim(label: &str, options: &[u8]) -> DimensionSpec {
         DimensionSpec {
             label: label.to_owned(),
-            questions: options
-                .iter()
-                .map(|&options| QuestionSpec { label: String::new(), options })
-                .collect(),
+            questions: options.iter().map(|&options| QuestionSpec { label: String::new(), options }).collect(),
         }
     }
 
@@ -196,10 +188,7 @@ mod tests {
     fn bad_layouts_are_refused() {
         assert_eq!(Layout::new(vec![]), Err(InputError::EmptyLayout));
         assert_eq!(Layout::new(vec![dim("a", &[])]), Err(InputError::EmptyDimension(0)));
-        assert_eq!(
-            Layout::new(vec![dim("a", &[3, 1])]),
-            Err(InputError::OptionCount { question: 1, options: 1 })
-        );
+        assert_eq!(Layout::new(vec![dim("a", &[3, 1])]), Err(InputError::OptionCount { question: 1, options: 1 }));
         assert!(Layout::new(vec![dim("a", &[33])]).is_err());
     }
 }

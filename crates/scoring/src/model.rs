@@ -55,7 +55,7 @@ impl Model {
         }
         let weights = || self.dimension_weights.iter().chain([&self.complementarity_weight, &self.sector_weight]);
         let valid = weights().all(|w| w.is_finite() && *w >= 0.0) && weights().any(|w| *w > 0.0);
-        if !valid || !(self.confidence_half.is_finite() && self.confidence_half > 0.0) {
+        if !(valid && self.confidence_half.is_finite() && self.confidence_half > 0.0) {
             return Err(InputError::Weights);
         }
         Ok(())

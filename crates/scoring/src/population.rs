@@ -21,11 +21,12 @@ pub struct Population {
     len: usize,
     /// One-hot own answers: (groups, answer words, lanes).
     pub(crate) answers: Array3<u64>,
-    /// Acceptable options of questions at each weighted level: (groups, planes * answer words, lanes).
+    /// Acceptable options of questions at each weighted level: (groups, answer words * planes,
+    /// lanes), the planes of one word side by side.
     pub(crate) acceptable: Array3<u64>,
     /// Answered questions: (groups, mask words, lanes).
     pub(crate) answered: Array3<u64>,
-    /// Answered questions at each weighted level: (groups, planes * mask words, lanes).
+    /// Answered questions at each weighted level: (groups, mask words * planes, lanes).
     pub(crate) importance: Array3<u64>,
     pub(crate) profiles: Vec<Profile>,
 }
@@ -107,11 +108,8 @@ impl Population {
             let options = u32::from(self.layout.options(question));
             let stray = answer.acceptable & !((1u32 << options) - 1);
             if u32::from(answer.answer) >= options || stray != 0 {
-                let option = if u32::from(answer.answer) >= options {
-                    u32::from(answer.answer)
-                } else {
-                    stray.trailing_zeros()
-                };
+                let option =
+                    if u32::from(answer.answer) >= options { u32::from(answer.answer) } else { stray.trailing_zeros() };
                 return Err(InputError::UnknownOption { org: index, question, option });
             }
         }
@@ -130,8 +128,6 @@ impl Population {
 
     fn write(&mut self, index: usize, org: &OrgInput) {
         let (group, lane) = (index / LANES, index % LANES);
-        let wa = self.layout.answer_words();
-        let wm = self.layout.mask_words();
         let mut answers = self.answers.slice_mut(s![group, .., lane]);
         let mut acceptable = self.acceptable.slice_mut(s![group, .., lane]);
         let mut answered = self.answered.slice_mut(s![group, .., lane]);
@@ -145,10 +141,10 @@ impl Population {
             set_bit(&mut answers, slot.answer_bit + usize::from(answer.answer));
             set_bit(&mut answered, slot.mask_bit);
             let Some(plane) = answer.importance.plane() else { continue };
-            set_bit(&mut importance, plane * wm * 64 + slot.mask_bit);
+            set_bit(&mut importance, planed(slot.mask_bit, plane));
             for option in 0..slot.options {
                 if answer.accepts(option) {
-                    let bit = plane * wa * 64 + slot.answer_bit + usize::from(option);
+                    let bit = planed(slot.answer_bit + usize::from(option), plane);
                     set_bit(&mut acceptable, bit);
                 }
             }
@@ -166,8 +162,6 @@ impl Population {
             answered: Array2::zeros((n, questions)),
             weight: Array2::zeros((n, questions)),
         };
-        let wa = layout.answer_words();
-        let wm = layout.mask_words();
         for i in 0..n {
             let (group, lane) = (i / LANES, i % LANES);
             let answers = self.answers.slice(s![group, .., lane]);
@@ -175,7 +169,7 @@ impl Population {
             let importance = self.importance.slice(s![group, .., lane]);
             for question in 0..questions {
                 let slot = layout.slot(question);
-                let level = (0..PLANES).find(|&p| bit(&importance, p * wm * 64 + slot.mask_bit));
+                let level = (0..PLANES).find(|&p| bit(&importance, planed(slot.mask_bit, p)));
                 let answered = (0..slot.options).any(|o| bit(&answers, slot.answer_bit + usize::from(o)));
                 if answered {
                     dense.answered[[i, question]] = 1.0;
@@ -188,7 +182,7 @@ impl Population {
                         dense.one_hot[[i, column]] = 1.0;
                     }
                     let Some(plane) = level else { continue };
-                    let accepted = bit(&acceptable, plane * wa * 64 + slot.answer_bit + option);
+                    let accepted = bit(&acceptable, planed(slot.answer_bit + option, plane));
                     if accepted {
                         dense.weighted_acceptable[[i, column]] = weight;
                     } else if plane == MANDATORY_PLANE {
@@ -209,6 +203,11 @@ pub(crate) struct DenseOperands {
     pub mandatory_unacceptable: Array2<f32>,
     pub answered: Array2<f32>,
     pub weight: Array2<f32>,
+}
+
+/// Bit index of `bit` in the plane `plane` of a word-major planed array.
+fn planed(bit: usize, plane: usize) -> usize {
+    (bit / 64 * PLANES + plane) * 64 + bit % 64
 }
 
 fn set_bit(words: &mut ArrayViewMut1<u64>, bit: usize) {

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 
 use crate::{
-    DimensionSpec, Importance, KernelChoice, Layout, Model, Options, OrgInput, Population, Profile,
-    QuestionAnswer, QuestionSpec, TopK, compatibility, rescore, score_row, top_k,
+    DimensionSpec, Importance, KernelChoice, Layout, Model, Options, OrgInput, Population, Profile, QuestionAnswer,
+    QuestionSpec, TopK, compatibility, rescore, score_row, top_k,
 };
 
 const TOLERANCE: f64 = 1e-5;
@@ -47,13 +47,17 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
         (sought != 0).then(|| f64::from((sought & offered).count_ones()) / f64::from(sought.count_ones()))
     };
     let (pa, pb) = (&a.profile, &b.profile);
-    let complementarity = match (share(pa.capabilities_sought, pb.capabilities_offered), share(pb.capabilities_sought, pa.capabilities_offered)) {
+    let complementarity = match (
+        share(pa.capabilities_sought, pb.capabilities_offered),
+        share(pb.capabilities_sought, pa.capabilities_offered),
+    ) {
         (Some(x), Some(y)) => (x * y).sqrt(),
         (Some(x), None) | (None, Some(x)) => x,
         (None, None) => 0.0,
     };
     let smaller = pa.sectors.count_ones().min(pb.sectors.count_ones());
-    let sectors = if smaller == 0 { 0.0 } else { f64::from((pa.sectors & pb.sectors).count_ones()) / f64::from(smaller) };
+    let sectors =
+        if smaller == 0 { 0.0 } else { f64::from((pa.sectors & pb.sectors).count_ones()) / f64::from(smaller) };
     score += f64::from(model.complementarity_weight) / total * complementarity;
     score += f64::from(model.sector_weight) / total * sectors;
     Some(score)
@@ -61,10 +65,8 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
 
 /// The reference top-k scores of `i`: every candidate, sorted.
 fn reference_top(layout: &Layout, model: &Model, orgs: &[OrgInput], i: usize, k: usize) -> Vec<f64> {
-    let mut scores: Vec<f64> = (0..orgs.len())
-        .filter(|&j| j != i)
-        .filter_map(|j| reference(layout, model, &orgs[i], &orgs[j]))
-        .collect();
+    let mut scores: Vec<f64> =
+        (0..orgs.len()).filter(|&j| j != i).filter_map(|j| reference(layout, model, &orgs[i], &orgs[j])).collect();
     scores.sort_by(|x, y| y.total_cmp(x));
     scores.truncate(k);
     scores
@@ -105,7 +107,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             let questions: usize = dims.iter().map(Vec::len).sum();
             let orgs = prop::collection::vec((prop::collection::vec(answer(), questions), profile()), n);
             let weights = prop::collection::vec(0..4u8, dims.len() + 2);
-            let options = (0..3usize, prop_oneof![Just(KernelChoice::Bitset), Just(KernelChoice::Gemm)], 1..4usize);
+            let options = (
+                0..3usize,
+                prop_oneof![Just(KernelChoice::Bitset), Just(KernelChoice::PortableBitset), Just(KernelChoice::Gemm)],
+                1..4usize,
+            );
             (Just(dims), orgs, weights, any::<bool>(), Just(k), options)
         })
         .prop_map(|(dims, raw_orgs, weights, exclusions, k, (threads, kernel, blocks))| {
@@ -114,7 +120,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     .enumerate()
                     .map(|(d, options)| DimensionSpec {
                         label: format!("dimension {d}"),
-                        questions: options.iter().map(|&options| QuestionSpec { label: String::new(), options }).collect(),
+                        questions: options
+                            .iter()
+                            .map(|&options| QuestionSpec { label: String::new(), options })
+                            .collect(),
                     })
                     .collect(),
             )
@@ -148,7 +157,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 model.dimension_weights[0] = 1.0;
             }
             model.mandatory_excludes = exclusions;
-            Scenario { layout, model, orgs, k, options: Options { threads, kernel, block: 8 * blocks } }
+            let slack = k % 3;
+            Scenario { layout, model, orgs, k, options: Options { threads, kernel, block: 8 * blocks, slack } }
         })
 }
 
@@ -168,8 +178,13 @@ fn assert_row_matches(top: &TopK, scenario: &Scenario, row: usize) -> Result<(),
     Ok(())
 }
 
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases by default; PROPTEST_CASES=N for a longer search.
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn top_k_agrees_with_the_reference(scenario in scenario()) {
@@ -268,7 +283,7 @@ fn a_mandatory_conflict_excludes_the_pair_only_when_the_model_says_so() {
     let top = top_k(&population, &model, 1, &Options::default()).expect("valid");
     assert_eq!(top.row(0).len(), 1, "the plain model does not exclude");
     model.mandatory_excludes = true;
-    for kernel in [KernelChoice::Bitset, KernelChoice::Gemm] {
+    for kernel in [KernelChoice::Bitset, KernelChoice::PortableBitset, KernelChoice::Gemm] {
         let top = top_k(&population, &model, 1, &Options { kernel, ..Options::default() }).expect("valid");
         assert!(top.row(0).is_empty() && top.row(1).is_empty(), "{kernel:?}");
     }

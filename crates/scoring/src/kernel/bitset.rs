@@ -16,28 +16,30 @@ const PLANES: usize = LEVEL_WEIGHTS.len();
 pub(crate) struct BitsetKernel<'a> {
     population: &'a Population,
     exclusions: bool,
+    /// Use the fastest instruction set the CPU has; otherwise plain Rust.
+    simd: bool,
 }
 
 impl<'a> BitsetKernel<'a> {
-    pub fn new(population: &'a Population, exclusions: bool) -> BitsetKernel<'a> {
-        BitsetKernel { population, exclusions }
+    pub fn new(population: &'a Population, exclusions: bool, simd: bool) -> BitsetKernel<'a> {
+        BitsetKernel { population, exclusions, simd }
     }
 }
 
 impl TileKernel for BitsetKernel<'_> {
     fn fill(&self, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vpopcntdq") {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { fill_avx512(self, rows, cols, counts) };
+        if self.simd {
+            if let Some(simd) = avx512::Avx512::detect() {
+                // SAFETY: `detect` found the features the function is compiled for.
+                return unsafe { fill_avx512(simd, self, rows, cols, counts) };
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
                 // SAFETY: as above.
                 return unsafe { fill_avx2(self, rows, cols, counts) };
             }
         }
-        fill_body(self, rows, cols, counts)
+        fill_body(Portable, self, rows, cols, counts)
     }
 
     fn chunk_rows(&self) -> usize {
@@ -46,98 +48,275 @@ impl TileKernel for BitsetKernel<'_> {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512vpopcntdq,popcnt")]
-fn fill_avx512(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
-    fill_body(kernel, rows, cols, counts)
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,popcnt")]
+fn fill_avx512(
+    simd: avx512::Avx512,
+    kernel: &BitsetKernel,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    counts: &mut TileCounts,
+) {
+    fill_body(simd, kernel, rows, cols, counts)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 fn fill_avx2(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
-    fill_body(kernel, rows, cols, counts)
+    fill_body(Portable, kernel, rows, cols, counts)
 }
 
 type Lanes = [u64; LANES];
+type Planes = [u64; PLANES];
 
-/// Popcount sums per weighted level, eight columns at a time.
-#[inline(always)]
-fn accumulate(sums: &mut [Lanes; PLANES], row_word: impl Fn(usize) -> u64, col_words: &Lanes, plane: usize) {
-    let word = row_word(plane);
-    for lane in 0..LANES {
-        sums[plane][lane] += u64::from((word & col_words[lane]).count_ones());
-    }
+/// The vector operations of the kernel, on eight columns at a time.
+trait Simd: Copy {
+    /// Per-plane popcount sums of eight columns.
+    type Sums: Copy;
+    fn zero(self) -> Self::Sums;
+    /// Adds `popcount(row_planes[p] & cols[lane])` (the row's weights on the columns' answers)
+    /// to `forward[p]`, and `popcount(col_planes[p][lane] & row)` (the columns' weights on the
+    /// row's answers) to `backward[p]`.
+    fn accumulate(
+        self,
+        forward: &mut Self::Sums,
+        backward: &mut Self::Sums,
+        row: u64,
+        row_planes: &Planes,
+        cols: &Lanes,
+        col_planes: &[Lanes; PLANES],
+    );
+    /// `sum over planes of weight * sums[plane]`.
+    fn weighted(self, sums: &Self::Sums) -> [f32; LANES];
+    /// Mandatory questions answered but not accepted: `den - num` of the mandatory plane.
+    fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES];
 }
 
-#[inline(always)]
-fn weighted(sums: &[Lanes; PLANES]) -> [f32; LANES] {
-    let mut out = [0.0f32; LANES];
-    for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
-        for lane in 0..LANES {
-            out[lane] += weight * sums[plane][lane] as f32;
+/// Plain Rust that the compiler vectorises as it can.
+#[derive(Debug, Clone, Copy)]
+struct Portable;
+
+impl Simd for Portable {
+    type Sums = [Lanes; PLANES];
+
+    #[inline(always)]
+    fn zero(self) -> Self::Sums {
+        [[0; LANES]; PLANES]
+    }
+
+    #[inline(always)]
+    fn accumulate(
+        self,
+        forward: &mut Self::Sums,
+        backward: &mut Self::Sums,
+        row: u64,
+        row_planes: &Planes,
+        cols: &Lanes,
+        col_planes: &[Lanes; PLANES],
+    ) {
+        for plane in 0..PLANES {
+            for lane in 0..LANES {
+                forward[plane][lane] += u64::from((row_planes[plane] & cols[lane]).count_ones());
+                backward[plane][lane] += u64::from((col_planes[plane][lane] & row).count_ones());
+            }
         }
     }
-    out
+
+    #[inline(always)]
+    fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
+        let mut out = [0.0f32; LANES];
+        for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
+            for lane in 0..LANES {
+                out[lane] += weight * sums[plane][lane] as f32;
+            }
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+        std::array::from_fn(|lane| (den[MANDATORY_PLANE][lane] - num[MANDATORY_PLANE][lane]) as f32)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    //! AVX-512 with VPOPCNTDQ: one register holds a word of eight organisations.
+
+    use std::arch::x86_64::{
+        __m512i, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _mm512_add_epi64,
+        _mm512_and_si512, _mm512_cvtepu64_ps, _mm512_loadu_si512, _mm512_popcnt_epi64, _mm512_set1_epi64,
+        _mm512_setzero_si512, _mm512_sub_epi64,
+    };
+
+    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Planes, Simd};
+
+    /// Proof that the CPU has AVX-512 F, DQ and VPOPCNTDQ, AVX2 and FMA: only [`Avx512::detect`]
+    /// makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Avx512(());
+
+    impl Avx512 {
+        pub fn detect() -> Option<Avx512> {
+            (std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512vpopcntdq")
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+                && std::is_x86_feature_detected!("popcnt"))
+            .then_some(Avx512(()))
+        }
+    }
+
+    // SAFETY (every block below): a value of `Avx512` exists only when the features the
+    // intrinsics need were detected; loads read exactly the 64 bytes of an `[u64; 8]`.
+    impl Simd for Avx512 {
+        type Sums = [__m512i; PLANES];
+
+        #[inline(always)]
+        fn zero(self) -> Self::Sums {
+            unsafe { [_mm512_setzero_si512(); PLANES] }
+        }
+
+        #[inline(always)]
+        fn accumulate(
+            self,
+            forward: &mut Self::Sums,
+            backward: &mut Self::Sums,
+            row: u64,
+            row_planes: &Planes,
+            cols: &Lanes,
+            col_planes: &[Lanes; PLANES],
+        ) {
+            unsafe {
+                let cols = _mm512_loadu_si512(cols.as_ptr().cast());
+                let row = _mm512_set1_epi64(row as i64);
+                for plane in 0..PLANES {
+                    let weights = _mm512_set1_epi64(row_planes[plane] as i64);
+                    let hits = _mm512_popcnt_epi64(_mm512_and_si512(weights, cols));
+                    forward[plane] = _mm512_add_epi64(forward[plane], hits);
+                    let theirs = _mm512_loadu_si512(col_planes[plane].as_ptr().cast());
+                    let hits = _mm512_popcnt_epi64(_mm512_and_si512(theirs, row));
+                    backward[plane] = _mm512_add_epi64(backward[plane], hits);
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
+            let mut out = [0.0f32; LANES];
+            unsafe {
+                let mut total = _mm256_setzero_ps();
+                for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
+                    total = _mm256_fmadd_ps(_mm256_set1_ps(*weight), _mm512_cvtepu64_ps(sums[plane]), total);
+                }
+                _mm256_storeu_ps(out.as_mut_ptr(), total);
+            }
+            out
+        }
+
+        #[inline(always)]
+        fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+            let mut out = [0.0f32; LANES];
+            unsafe {
+                let missing = _mm512_sub_epi64(den[MANDATORY_PLANE], num[MANDATORY_PLANE]);
+                _mm256_storeu_ps(out.as_mut_ptr(), _mm512_cvtepu64_ps(missing));
+            }
+            out
+        }
+    }
+}
+
+/// One organisation's words, gathered from its lane once per row.
+#[derive(Default)]
+struct RowWords {
+    answers: Vec<u64>,
+    acceptable: Vec<Planes>,
+    answered: Vec<u64>,
+    importance: Vec<Planes>,
+}
+
+impl RowWords {
+    fn gather(
+        &mut self,
+        answers: &[Lanes],
+        acceptable: &[[Lanes; PLANES]],
+        answered: &[Lanes],
+        importance: &[[Lanes; PLANES]],
+        lane: usize,
+    ) {
+        self.answers.clear();
+        self.answers.extend(answers.iter().map(|w| w[lane]));
+        self.acceptable.clear();
+        self.acceptable.extend(acceptable.iter().map(|planes| planes.map(|w| w[lane])));
+        self.answered.clear();
+        self.answered.extend(answered.iter().map(|w| w[lane]));
+        self.importance.clear();
+        self.importance.extend(importance.iter().map(|planes| planes.map(|w| w[lane])));
+    }
 }
 
 #[inline(always)]
-fn fill_body(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
+fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
     let population = kernel.population;
     let layout = population.layout();
     let (wa, wm) = (layout.answer_words(), layout.mask_words());
-    let groups = population.answers.dim().0;
     let answers = lanes_of(&population.answers);
-    let acceptable = lanes_of(&population.acceptable);
+    let acceptable = lanes_of(&population.acceptable).as_chunks::<PLANES>().0;
     let answered = lanes_of(&population.answered);
-    let importance = lanes_of(&population.importance);
+    let importance = lanes_of(&population.importance).as_chunks::<PLANES>().0;
+    let groups = answers.len() / wa.max(1);
     let first_group = cols.start / LANES;
     let last_group = cols.end.div_ceil(LANES).min(groups);
+    let mut row = RowWords::default();
     for (r, i) in rows.enumerate() {
         let (gi, li) = (i / LANES, i % LANES);
-        let mut violations = [0.0f32; LANES];
+        row.gather(
+            &answers[gi * wa..][..wa],
+            &acceptable[gi * wa..][..wa],
+            &answered[gi * wm..][..wm],
+            &importance[gi * wm..][..wm],
+            li,
+        );
         for g in first_group..last_group {
             let c = (g - first_group) * LANES;
-            violations.fill(0.0);
+            let col_answers = &answers[g * wa..][..wa];
+            let col_acceptable = &acceptable[g * wa..][..wa];
+            let col_answered = &answered[g * wm..][..wm];
+            let col_importance = &importance[g * wm..][..wm];
+            let mut violations = [0.0f32; LANES];
             for (d, place) in layout.placements().iter().enumerate() {
-                let mut num_f = [[0u64; LANES]; PLANES];
-                let mut num_b = [[0u64; LANES]; PLANES];
-                for w in place.answer_words.clone() {
-                    let col_answers = &answers[g * wa + w];
-                    let row_answer = answers[gi * wa + w][li];
-                    for plane in 0..PLANES {
-                        let row_acceptable = |p: usize| acceptable[gi * PLANES * wa + p * wa + w][li];
-                        accumulate(&mut num_f, row_acceptable, col_answers, plane);
-                        let col_acceptable = &acceptable[g * PLANES * wa + plane * wa + w];
-                        accumulate(&mut num_b, |_| row_answer, col_acceptable, plane);
-                    }
+                let (mut num_f, mut num_b) = (simd.zero(), simd.zero());
+                let words = place.answer_words.clone();
+                for (((a_i, acc_i), a_j), acc_j) in row.answers[words.clone()]
+                    .iter()
+                    .zip(&row.acceptable[words.clone()])
+                    .zip(&col_answers[words.clone()])
+                    .zip(&col_acceptable[words])
+                {
+                    simd.accumulate(&mut num_f, &mut num_b, *a_i, acc_i, a_j, acc_j);
                 }
-                let mut den_f = [[0u64; LANES]; PLANES];
-                let mut den_b = [[0u64; LANES]; PLANES];
-                for w in place.mask_words.clone() {
-                    let col_answered = &answered[g * wm + w];
-                    let row_answered = answered[gi * wm + w][li];
-                    for plane in 0..PLANES {
-                        let row_importance = |p: usize| importance[gi * PLANES * wm + p * wm + w][li];
-                        accumulate(&mut den_f, row_importance, col_answered, plane);
-                        let col_importance = &importance[g * PLANES * wm + plane * wm + w];
-                        accumulate(&mut den_b, |_| row_answered, col_importance, plane);
-                    }
+                let (mut den_f, mut den_b) = (simd.zero(), simd.zero());
+                let words = place.mask_words.clone();
+                for (((m_i, imp_i), m_j), imp_j) in row.answered[words.clone()]
+                    .iter()
+                    .zip(&row.importance[words.clone()])
+                    .zip(&col_answered[words.clone()])
+                    .zip(&col_importance[words])
+                {
+                    simd.accumulate(&mut den_f, &mut den_b, *m_i, imp_i, m_j, imp_j);
                 }
                 if kernel.exclusions {
-                    let m = MANDATORY_PLANE;
+                    let (forward, backward) = (simd.unacceptable(&den_f, &num_f), simd.unacceptable(&den_b, &num_b));
                     for lane in 0..LANES {
-                        let unacceptable = den_f[m][lane] - num_f[m][lane] + den_b[m][lane] - num_b[m][lane];
-                        violations[lane] += unacceptable as f32;
+                        violations[lane] += forward[lane] + backward[lane];
                     }
                 }
                 let out = &mut counts.dimensions[d];
-                for (target, sums) in [
-                    (&mut out.num_forward, &num_f),
-                    (&mut out.den_forward, &den_f),
-                    (&mut out.num_backward, &num_b),
-                    (&mut out.den_backward, &den_b),
-                ] {
-                    store(target, r, c, weighted(sums));
-                }
+                store(&mut out.num_forward, r, c, simd.weighted(&num_f));
+                store(&mut out.den_forward, r, c, simd.weighted(&den_f));
+                store(&mut out.num_backward, r, c, simd.weighted(&num_b));
+                store(&mut out.den_backward, r, c, simd.weighted(&den_b));
             }
             store(&mut counts.violations, r, c, violations);
         }

@@ -17,6 +17,9 @@ pub enum KernelChoice {
     #[default]
     Auto,
     Bitset,
+    /// The bitset kernel in plain Rust, without explicit SIMD: what other CPUs run, and a
+    /// check on the SIMD code.
+    PortableBitset,
     /// Dense `f32` matrix products (ndarray / matrixmultiply).
     Gemm,
 }
