@@ -169,14 +169,12 @@ impl TopK {
                 self.exact[row] -= 1;
             }
         }
-        if let Some(partner) = partner {
-            // A known candidate that lands within the exact prefix extends it by one: the entry
-            // it pushes down was already known to beat every candidate not in the row.
-            if let Some(at) = self.insert(row, partner) {
-                if at < self.exact[row] as usize || self.complete[row] {
-                    self.exact[row] += 1;
-                }
-            }
+        // A known candidate that lands within the exact prefix extends it by one: the entry it
+        // pushes down was already known to beat every candidate not in the row.
+        if let Some(at) = partner.and_then(|partner| self.insert(row, partner))
+            && (at < self.exact[row] as usize || self.complete[row])
+        {
+            self.exact[row] += 1;
         }
         if self.complete[row] {
             self.exact[row] = self.lens[row];
