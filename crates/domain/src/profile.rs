@@ -1,0 +1,161 @@
+//! An organisation's profile: what it offers and seeks, where and how far along it is, and the
+//! two texts, one private until revealed and one shown in anonymous views.
+
+use std::collections::BTreeSet;
+
+use crate::catalogue::{Taxonomy, Vocabulary};
+use crate::errors::FieldErrors;
+use crate::kind::OrgKind;
+
+/// A valid profile; every list holds known, distinct taxonomy ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Private until revealed.
+    pub website: Option<String>,
+    /// Private until revealed.
+    pub description: Option<String>,
+    /// Shown in anonymous views; members are told not to put their name in it.
+    pub anonymous_summary: Option<String>,
+    pub sectors: Vec<String>,
+    pub region: Option<String>,
+    pub size_band: Option<String>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_offered: Vec<String>,
+    pub capabilities_sought: Vec<String>,
+    pub seeking_kinds: Vec<OrgKind>,
+}
+
+/// A change to a profile: absent fields stay as they are; an empty string clears a text or a
+/// single choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub anonymous_summary: Option<String>,
+    pub sectors: Option<Vec<String>>,
+    pub region: Option<String>,
+    pub size_band: Option<String>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_offered: Option<Vec<String>>,
+    pub capabilities_sought: Option<Vec<String>>,
+    pub seeking_kinds: Option<Vec<String>>,
+}
+
+const DESCRIPTION_MAX: usize = 4000;
+const SUMMARY_MAX: usize = 600;
+
+fn text(raw: &str, max: usize) -> Result<Option<String>, String> {
+    let trimmed = raw.trim();
+    if trimmed.chars().count() > max {
+        return Err(format!("at most {max} characters"));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err("remove control characters".into());
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+fn website(raw: &str) -> Result<Option<String>, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    let host = rest.and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
+    let valid = trimmed.len() <= 300
+        && host.contains('.')
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'));
+    if valid { Ok(Some(trimmed.to_owned())) } else { Err("enter a web address starting with https://".into()) }
+}
+
+fn choice(vocabulary: &Vocabulary, raw: &str) -> Result<Option<String>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if vocabulary.contains(raw) { Ok(Some(raw.to_owned())) } else { Err(format!("{raw:?} is not a known value")) }
+}
+
+fn choices(vocabulary: &Vocabulary, raw: &[String]) -> Result<Vec<String>, String> {
+    let unknown: Vec<&String> = raw.iter().filter(|id| !vocabulary.contains(id)).collect();
+    if !unknown.is_empty() {
+        return Err(format!("unknown values: {unknown:?}"));
+    }
+    let distinct: BTreeSet<&String> = raw.iter().collect();
+    // Keep the vocabulary's order, so equal sets compare equal.
+    Ok(vocabulary.terms().iter().filter(|t| distinct.contains(&t.id)).map(|t| t.id.clone()).collect())
+}
+
+impl Profile {
+    /// The profile with `patch` applied, or every problem with the patch.
+    pub fn apply(&self, patch: &ProfilePatch, taxonomy: &Taxonomy) -> Result<Profile, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut next = self.clone();
+        macro_rules! field {
+            ($name:ident, $parse:expr) => {
+                if let Some(raw) = &patch.$name {
+                    if let Some(value) = errors.check(stringify!($name), $parse(raw)) {
+                        next.$name = value;
+                    }
+                }
+            };
+        }
+        field!(website, |r: &String| website(r));
+        field!(description, |r: &String| text(r, DESCRIPTION_MAX));
+        field!(anonymous_summary, |r: &String| text(r, SUMMARY_MAX));
+        field!(sectors, |r: &Vec<String>| choices(&taxonomy.sectors, r));
+        field!(region, |r: &String| choice(&taxonomy.regions, r));
+        field!(size_band, |r: &String| choice(&taxonomy.size_bands, r));
+        field!(innovation_stage, |r: &String| choice(&taxonomy.innovation_stages, r));
+        field!(capabilities_offered, |r: &Vec<String>| choices(&taxonomy.capabilities, r));
+        field!(capabilities_sought, |r: &Vec<String>| choices(&taxonomy.capabilities, r));
+        field!(seeking_kinds, |r: &Vec<String>| {
+            let kinds: Result<BTreeSet<OrgKind>, String> = r.iter().map(|k| OrgKind::parse(k)).collect();
+            kinds.map(|set| set.into_iter().collect::<Vec<_>>())
+        });
+        errors.into_result(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalogue;
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let catalogue = Catalogue::builtin().expect("valid");
+        let start = Profile { region: Some("wales".into()), ..Profile::default() };
+        let patch = ProfilePatch {
+            website: Some("https://acme.example/health".into()),
+            sectors: Some(vec!["digital_health".into(), "medical_devices".into(), "digital_health".into()]),
+            seeking_kinds: Some(vec!["health_org".into()]),
+            ..ProfilePatch::default()
+        };
+        let next = start.apply(&patch, &catalogue.taxonomy).expect("valid");
+        assert_eq!(next.region.as_deref(), Some("wales"));
+        assert_eq!(next.website.as_deref(), Some("https://acme.example/health"));
+        assert_eq!(next.sectors, ["digital_health", "medical_devices"]);
+        assert_eq!(next.seeking_kinds, [OrgKind::HealthOrg]);
+        let cleared =
+            next.apply(&ProfilePatch { region: Some(String::new()), ..ProfilePatch::default() }, &catalogue.taxonomy);
+        assert_eq!(cleared.expect("valid").region, None);
+    }
+
+    #[test]
+    fn bad_fields_are_all_reported_and_nothing_changes() {
+        let catalogue = Catalogue::builtin().expect("valid");
+        let patch = ProfilePatch {
+            website: Some("javascript:alert(1)".into()),
+            description: Some("x".repeat(DESCRIPTION_MAX + 1)),
+            sectors: Some(vec!["astrology".into()]),
+            region: Some("atlantis".into()),
+            innovation_stage: Some("done".into()),
+            seeking_kinds: Some(vec!["pirate".into()]),
+            ..ProfilePatch::default()
+        };
+        let errors = Profile::default().apply(&patch, &catalogue.taxonomy).expect_err("invalid");
+        let fields: Vec<&String> = errors.fields().keys().collect();
+        assert_eq!(fields, ["description", "innovation_stage", "region", "sectors", "seeking_kinds", "website"]);
+    }
+}
