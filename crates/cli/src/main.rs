@@ -1,5 +1,7 @@
 //! The `matchwell` binary: parses the command line and hands each subcommand to the library.
 
+use std::sync::Arc;
+
 use cli::bench;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,8 +77,68 @@ enum Kernel {
     Gemm,
 }
 
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// A progress bar on a terminal (hidden otherwise), for block pairs done out of all.
+fn progress_bar() -> Arc<dyn Fn(usize, usize) + Send + Sync> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("scoring {bar:40} {pos}/{len} block pairs, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Arc::new(move |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done == total {
+            bar.finish_and_clear();
+        }
+    })
+}
+
+fn service(command: Command) -> anyhow::Result<()> {
+    let settings = server::Settings::from_env()?;
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Serve { demo } => cli::ops::serve(settings, demo).await,
+            Command::Migrate => {
+                cli::ops::migrate(&settings).await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Score { full } => {
+                let report = cli::ops::score(&settings, full, progress_bar()).await?;
+                println!(
+                    "scored {} organisations: {} new matches, {} updated, {} left out by the open-match cap",
+                    report.organisations, report.saved.created, report.saved.updated, report.saved.capped
+                );
+                Ok(())
+            }
+            Command::DemoData { orgs, seed } => {
+                let store = store::Store::connect(&settings.database_url).await?;
+                store.migrate().await?;
+                let catalogue = domain::Catalogue::builtin()?;
+                let created = cli::demo::seed(&store, &catalogue, orgs, seed.unwrap_or(42)).await?;
+                println!("{created} demo organisations created (password: {})", cli::demo::DEMO_PASSWORD);
+                Ok(())
+            }
+            Command::Digest { .. } => Err(anyhow::anyhow!("digests arrive with a later issue; nothing was sent")),
+            Command::Bench(_) => Err(anyhow::anyhow!("not a service command")),
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Bench(BenchCommand::Score { inputs, top_k, threads, kernel, block, incremental }) => {
             let kernel = match kernel {
@@ -88,13 +150,7 @@ fn main() -> ExitCode {
             let options = scoring::Options { threads, kernel, block, slack: 0 };
             bench::score(&inputs, top_k, &options, incremental).map(|report| println!("{report}"))
         }
-        Command::Serve { .. }
-        | Command::Migrate
-        | Command::Score { .. }
-        | Command::Digest { .. }
-        | Command::DemoData { .. } => {
-            Err(anyhow::anyhow!("this command arrives with the service (issue 3); only `bench score` works yet"))
-        }
+        command => service(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

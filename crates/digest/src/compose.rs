@@ -1,0 +1,156 @@
+//! The emails Matchwell sends, each with a plain-text and an HTML part. Every value that came
+//! from a member is escaped in the HTML part.
+
+use store::mail::NewEmail;
+use store::matches::{ConnectedParty, Connection};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html(title: &str, paragraphs: &[String]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family: sans-serif; max-width: 36em\">\n<h1 style=\"font-size: 1.3em\">{}</h1>\n{body}\
+         <p style=\"color: #555\">Matchwell: confidential introductions for health innovation.</p>\n</body></html>\n",
+        escape(title),
+        escape(title)
+    )
+}
+
+/// The email that confirms an address: its link carries `token=<token>`.
+pub fn verification(account_public_id: &str, recipient: &str, public_url: &str, token: &str) -> NewEmail {
+    let link = format!("{}/verify?token={token}", public_url.trim_end_matches('/'));
+    let subject = "Confirm your email for Matchwell".to_owned();
+    NewEmail {
+        idempotency_key: format!("verify-{account_public_id}"),
+        recipient: recipient.to_owned(),
+        text_body: format!(
+            "Welcome to Matchwell.\n\nConfirm your email address by opening this link (valid for 48 hours):\n\n{link}\n\n\
+             If you did not sign up, ignore this email.\n"
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                "Welcome to Matchwell.".to_owned(),
+                format!(
+                    "<a href=\"{}\">Confirm your email address</a> (the link is valid for 48 hours).",
+                    escape(&link)
+                ),
+                "If you did not sign up, ignore this email.".to_owned(),
+            ],
+        )),
+        subject,
+    }
+}
+
+/// Sent instead of a second registration for an address that already has an account, so that
+/// registering does not tell anyone whether an address is known.
+pub fn already_registered(attempt_id: &str, recipient: &str, public_url: &str) -> NewEmail {
+    let login = format!("{}/login", public_url.trim_end_matches('/'));
+    let subject = "Someone tried to sign up to Matchwell with your email".to_owned();
+    NewEmail {
+        idempotency_key: format!("already-registered-{attempt_id}"),
+        recipient: recipient.to_owned(),
+        text_body: format!(
+            "Someone, perhaps you, tried to create a Matchwell account with this address, which already has one.\n\n\
+             You can log in at {login}. If it was not you, no action is needed.\n"
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                "Someone, perhaps you, tried to create a Matchwell account with this address, which already has one."
+                    .to_owned(),
+                format!(
+                    "You can <a href=\"{}\">log in here</a>. If it was not you, no action is needed.",
+                    escape(&login)
+                ),
+            ],
+        )),
+        subject,
+    }
+}
+
+fn connected_to(me: &ConnectedParty, them: &ConnectedParty, match_id: &str, public_url: &str) -> NewEmail {
+    let link = format!("{}/matches/{match_id}", public_url.trim_end_matches('/'));
+    let subject = format!("You are connected with {}", them.name);
+    let website = them.website.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+    NewEmail {
+        idempotency_key: format!("connected-{match_id}-{}", me.organisation.0),
+        recipient: me.email.clone(),
+        text_body: format!(
+            "Good news: you and {name}{website} have both chosen to reveal yourselves, so you are now connected.\n\n\
+             You can reach them at {email}. See the match: {link}\n\n\
+             Once you have talked, tell us how it went from the match page.\n",
+            name = them.name,
+            email = them.email,
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                format!(
+                    "Good news: you and <strong>{}</strong>{} have both chosen to reveal yourselves, so you are now connected.",
+                    escape(&them.name),
+                    escape(&website)
+                ),
+                format!(
+                    "You can reach them at <a href=\"mailto:{0}\">{0}</a>. <a href=\"{1}\">See the match</a>.",
+                    escape(&them.email),
+                    escape(&link)
+                ),
+                "Once you have talked, tell us how it went from the match page.".to_owned(),
+            ],
+        )),
+        subject,
+    }
+}
+
+/// One email to each side of a new connection, naming the other.
+pub fn connected(connection: &Connection, public_url: &str) -> Vec<NewEmail> {
+    let [a, b] = &connection.parties;
+    vec![connected_to(a, b, &connection.match_id, public_url), connected_to(b, a, &connection.match_id, public_url)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_text_is_escaped_in_html() {
+        assert_eq!(escape("<b>\"A&B\"</b>'"), "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;&#39;");
+        let party = |name: &str, id| ConnectedParty {
+            organisation: store::OrgId(id),
+            name: name.to_owned(),
+            email: format!("{id}@example.org"),
+            website: None,
+        };
+        let connection = Connection { match_id: "m1".into(), parties: [party("<script>", 1), party("Trust", 2)] };
+        let emails = connected(&connection, "http://localhost:8080/");
+        assert_eq!(emails.len(), 2);
+        assert_eq!(emails[1].recipient, "2@example.org");
+        let html = emails[1].html_body.as_deref().unwrap_or_default();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+        assert!(emails[1].text_body.contains("http://localhost:8080/matches/m1"));
+        assert_ne!(emails[0].idempotency_key, emails[1].idempotency_key);
+    }
+
+    #[test]
+    fn the_verification_link_carries_the_token() {
+        let email = verification("acct", "ann@example.org", "http://127.0.0.1:8080", "abc123");
+        assert!(email.text_body.contains("http://127.0.0.1:8080/verify?token=abc123"));
+        assert!(email.html_body.unwrap_or_default().contains("token=abc123"));
+    }
+}

@@ -1,0 +1,86 @@
+//! Delivery: SMTP through lettre when `MATCHWELL_SMTP_URL` is set, otherwise `.eml` files in
+//! the outbox directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use store::mail::QueuedEmail;
+
+/// Where emails go.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Outbox { dir: PathBuf, from: Mailbox },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp { .. } => f.write_str("Mailer::Smtp"),
+            Mailer::Outbox { dir, .. } => f.debug_struct("Mailer::Outbox").field("dir", dir).finish(),
+        }
+    }
+}
+
+impl Mailer {
+    /// SMTP for `smtp://…` or `smtps://user:pass@host` URLs, otherwise the outbox directory.
+    pub fn new(smtp_url: Option<&str>, outbox: PathBuf, from: &str) -> anyhow::Result<Mailer> {
+        let from: Mailbox = from.parse().context("the sender address is not valid")?;
+        match smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .context("MATCHWELL_SMTP_URL is not a valid smtp:// or smtps:// URL")?
+                    .build();
+                Ok(Mailer::Smtp { transport, from })
+            }
+            None => Ok(Mailer::Outbox { dir: outbox, from }),
+        }
+    }
+
+    fn message(&self, email: &QueuedEmail) -> anyhow::Result<Message> {
+        let from = match self {
+            Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
+        };
+        let to: Mailbox = email.recipient.parse().context("the recipient address is not valid")?;
+        let builder = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(email.subject.clone())
+            .message_id(Some(format!("<{}@matchwell>", file_stem(&email.idempotency_key))));
+        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text_body.clone());
+        let message = match &email.html_body {
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(text)
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+            ),
+            None => builder.singlepart(text),
+        };
+        message.context("failed to build the message")
+    }
+
+    /// Delivers one email.
+    pub async fn send(&self, email: &QueuedEmail) -> anyhow::Result<()> {
+        let message = self.message(email)?;
+        match self {
+            Mailer::Smtp { transport, .. } => {
+                transport.send(message).await.context("the SMTP server refused the message")?;
+            }
+            Mailer::Outbox { dir, .. } => {
+                tokio::fs::create_dir_all(dir).await.context("failed to create the outbox directory")?;
+                let path = dir.join(format!("{}.eml", file_stem(&email.idempotency_key)));
+                let partial = path.with_extension("eml.partial");
+                tokio::fs::write(&partial, message.formatted()).await.context("failed to write to the outbox")?;
+                tokio::fs::rename(&partial, &path).await.context("failed to move the email into the outbox")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An idempotency key as a file name: letters, digits, `-` and `_` kept, the rest `_`.
+fn file_stem(key: &str) -> String {
+    key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}

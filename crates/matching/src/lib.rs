@@ -1,0 +1,253 @@
+//! The matchmaker: loads organisations from the store into the scoring engine, keeps the
+//! engine's top-k lists up to date as organisations change (incrementally, from a watermark
+//! on `changed_at`), and saves the pairs worth suggesting as matches, with their vector,
+//! explanations and fresh random aliases.
+//!
+//! Invariants: knows neither HTTP nor SQL (it talks to `store` and `scoring`); the engine runs
+//! on a blocking thread, never on the async runtime; exclusive work across processes is the
+//! caller's lease (`leases` in the store), so a matchmaker assumes it is the only writer of
+//! suggestions while it runs.
+
+mod aliases;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use domain::{Catalogue, scoring_input};
+use scoring::{Model, Options, OrgInput, Population, TopK};
+use store::matches::{Candidate, Saved};
+use store::organisations::ScoringRow;
+use store::{OrgId, Store};
+
+pub use aliases::random_alias;
+
+/// The store lease that keeps scoring to one process at a time.
+pub const SCORING_LEASE: &str = "scoring";
+
+/// Which pairs become matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Partners considered per organisation.
+    pub k: usize,
+    /// Lowest overall score worth suggesting.
+    pub floor: f32,
+    /// Most open matches an organisation takes part in.
+    pub max_open: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { k: 10, floor: 0.5, max_open: 25 }
+    }
+}
+
+/// How far back an incremental run looks before its watermark, so that a change committed
+/// late by another process is not missed; re-scoring an organisation twice is harmless.
+const WATERMARK_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
+
+struct State {
+    population: Population,
+    top: TopK,
+    ids: Vec<OrgId>,
+    index: HashMap<OrgId, usize>,
+    inputs: Vec<OrgInput>,
+    watermark: DateTime<Utc>,
+}
+
+/// Keeps matches in step with organisations' answers and profiles.
+pub struct Matchmaker {
+    catalogue: Arc<Catalogue>,
+    model: Model,
+    settings: Settings,
+    state: Option<State>,
+}
+
+impl std::fmt::Debug for Matchmaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matchmaker").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub organisations: usize,
+    pub rescored: usize,
+    pub saved: Saved,
+}
+
+fn options(settings: &Settings) -> Options {
+    Options { slack: settings.k, ..Options::default() }
+}
+
+impl Matchmaker {
+    pub fn new(catalogue: Arc<Catalogue>, settings: Settings) -> Matchmaker {
+        let model = Model::standard(catalogue.questionnaire.layout());
+        Matchmaker { catalogue, model, settings, state: None }
+    }
+
+    /// Brings matches up to date: everything with `full` (or on the first run), otherwise only
+    /// the organisations changed since the last run. `progress(done, total)` follows a full run.
+    pub async fn run(
+        &mut self,
+        store: &Store,
+        full: bool,
+        progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
+    ) -> anyhow::Result<Report> {
+        match self.state.take() {
+            Some(state) if !full => self.incremental(store, state).await,
+            _ => self.full(store, progress).await,
+        }
+    }
+
+    async fn full(
+        &mut self,
+        store: &Store,
+        progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
+    ) -> anyhow::Result<Report> {
+        let rows =
+            store.scoring_rows(None, &self.catalogue.questionnaire).await.context("failed to load organisations")?;
+        let watermark = rows.iter().map(|r| r.changed_at).max().unwrap_or_else(Utc::now);
+        let ids: Vec<OrgId> = rows.iter().map(|r| r.id).collect();
+        let inputs: Vec<OrgInput> = rows.iter().map(|r| self.input(r)).collect();
+        let (layout, model, settings) =
+            (self.catalogue.questionnaire.layout().clone(), self.model.clone(), self.settings.clone());
+        let engine_inputs = inputs.clone();
+        let (population, top) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Population, TopK)> {
+            let population = Population::new(layout, &engine_inputs)?;
+            let top = scoring::top_k_with_progress(&population, &model, settings.k, &options(&settings), &*progress)?;
+            Ok((population, top))
+        })
+        .await
+        .context("the scoring thread failed")??;
+        let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let state = State { population, top, ids, index, inputs, watermark };
+        let pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
+        let saved = self.save(store, &state, pairs).await?;
+        let report = Report { organisations: state.ids.len(), rescored: state.ids.len(), saved };
+        self.state = Some(state);
+        Ok(report)
+    }
+
+    async fn incremental(&mut self, store: &Store, mut state: State) -> anyhow::Result<Report> {
+        let since = state.watermark - WATERMARK_MARGIN;
+        let rows = store
+            .scoring_rows(Some(since), &self.catalogue.questionnaire)
+            .await
+            .context("failed to load changed organisations")?;
+        let mut changed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let input = self.input(row);
+            let i = match state.index.get(&row.id) {
+                Some(&i) if state.inputs[i] == input => continue,
+                Some(&i) => {
+                    state.population.replace(i, &input)?;
+                    state.inputs[i] = input;
+                    i
+                }
+                None => {
+                    let i = state.population.push(&input)?;
+                    state.ids.push(row.id);
+                    state.index.insert(row.id, i);
+                    state.inputs.push(input);
+                    i
+                }
+            };
+            changed.push(i);
+            state.watermark = state.watermark.max(row.changed_at);
+        }
+        if changed.is_empty() {
+            let report = Report { organisations: state.ids.len(), ..Report::default() };
+            self.state = Some(state);
+            return Ok(report);
+        }
+        let (model, settings) = (self.model.clone(), self.settings.clone());
+        let to_rescore = changed.clone();
+        let state = tokio::task::spawn_blocking(move || -> anyhow::Result<State> {
+            let mut state = state;
+            for &i in &to_rescore {
+                scoring::rescore(&state.population, &model, i, &mut state.top, &options(&settings))?;
+            }
+            Ok(state)
+        })
+        .await
+        .context("the scoring thread failed")??;
+        let changed_set: HashSet<u32> = changed.iter().map(|&i| i as u32).collect();
+        let mut pairs: HashSet<(usize, usize)> = changed.iter().flat_map(|&i| self.pairs_of(&state, i)).collect();
+        for j in 0..state.ids.len() {
+            for partner in state.top.row(j) {
+                if changed_set.contains(&partner.index) && partner.score >= self.settings.floor {
+                    let i = partner.index as usize;
+                    pairs.insert((i.min(j), i.max(j)));
+                }
+            }
+        }
+        let saved = self.save(store, &state, pairs).await?;
+        let report = Report { organisations: state.ids.len(), rescored: changed.len(), saved };
+        self.state = Some(state);
+        Ok(report)
+    }
+
+    fn input(&self, row: &ScoringRow) -> OrgInput {
+        scoring_input(&self.catalogue, row.kind, &row.profile, &row.answers)
+    }
+
+    /// The pairs of `i`'s list worth suggesting, as `(lower index, higher index)`.
+    fn pairs_of(&self, state: &State, i: usize) -> Vec<(usize, usize)> {
+        state
+            .top
+            .row(i)
+            .iter()
+            .filter(|p| p.score >= self.settings.floor)
+            .map(|p| {
+                let j = p.index as usize;
+                (i.min(j), i.max(j))
+            })
+            .collect()
+    }
+
+    async fn save(&self, store: &Store, state: &State, pairs: HashSet<(usize, usize)>) -> anyhow::Result<Saved> {
+        let candidates = self.candidates(state, pairs)?;
+        let saved = store
+            .save_candidates(candidates, self.settings.max_open, Utc::now())
+            .await
+            .context("failed to save matches")?;
+        Ok(saved)
+    }
+
+    /// Everything the parties of each pair will be shown.
+    fn candidates(&self, state: &State, pairs: HashSet<(usize, usize)>) -> anyhow::Result<Vec<Candidate>> {
+        let mut rng = rand::rng();
+        let layout = self.catalogue.questionnaire.layout();
+        let sections: Vec<&str> = self.catalogue.questionnaire.sections.iter().map(|s| s.id.as_str()).collect();
+        let mut candidates = Vec::with_capacity(pairs.len());
+        for (a, b) in pairs {
+            // Matches are keyed by the organisations' ids, lower first.
+            let (low, high) = if state.ids[a] < state.ids[b] { (a, b) } else { (b, a) };
+            let from_low = scoring::compatibility(layout, &self.model, &state.inputs[low], &state.inputs[high])?;
+            let from_high = scoring::compatibility(layout, &self.model, &state.inputs[high], &state.inputs[low])?;
+            if from_low.excluded.is_some() || from_low.score < self.settings.floor {
+                continue;
+            }
+            let mut compatibility: BTreeMap<String, f64> =
+                sections.iter().zip(&from_low.dimensions).map(|(id, v)| ((*id).to_owned(), f64::from(*v))).collect();
+            compatibility.insert("capabilities".to_owned(), f64::from(from_low.complementarity));
+            compatibility.insert("sectors".to_owned(), f64::from(from_low.sectors));
+            let words = |c: &scoring::Compatibility| c.reasons.iter().map(|r| r.describe(layout)).collect();
+            candidates.push(Candidate {
+                low: state.ids[low],
+                high: state.ids[high],
+                score: f64::from(from_low.score),
+                confidence: f64::from(from_low.confidence),
+                compatibility,
+                explanation_low: words(&from_low),
+                explanation_high: words(&from_high),
+                alias_low: random_alias(&mut rng),
+                alias_high: random_alias(&mut rng),
+            });
+        }
+        Ok(candidates)
+    }
+}

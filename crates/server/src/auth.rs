@@ -1,0 +1,152 @@
+//! Passwords (argon2id), access tokens (HS256 JWT with issuer, audience and expiry checked)
+//! and the `Member` extractor that turns a bearer token into the caller's account.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use store::OrgId;
+use store::accounts::{Account, Role};
+
+use crate::errors::ApiError;
+use crate::state::AppState;
+
+const ISSUER: &str = "matchwell";
+const AUDIENCE: &str = "matchwell-api";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and checks access tokens.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens(<keys>)")
+    }
+}
+
+impl Tokens {
+    pub fn new(secret: &secrecy::SecretString, ttl: chrono::Duration) -> Tokens {
+        let key = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        Tokens { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, ttl }
+    }
+
+    /// A token for the account with this public id; and its lifetime in seconds.
+    pub fn issue(&self, public_id: &str) -> Result<(String, i64), ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: public_id.to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: now,
+            exp: now + self.ttl.num_seconds(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::unexpected(e, "failed to sign an access token"))?;
+        Ok((token, self.ttl.num_seconds()))
+    }
+
+    /// The account public id a valid token speaks for.
+    fn subject(&self, token: &str) -> Option<String> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims.sub)
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (on a blocking thread: it is slow on
+/// purpose).
+pub async fn hash_password(password: domain::Password) -> Result<String, ApiError> {
+    web::block(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|hash| hash.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unexpected(e, "the password thread failed"))?
+    .map_err(|e| ApiError::unexpected(anyhow::anyhow!("{e}"), "failed to hash a password"))
+}
+
+/// Whether `password` matches `hash` (on a blocking thread).
+pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+    web::block(move || {
+        PasswordHash::new(&hash)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::unexpected(e, "the password thread failed"))
+}
+
+/// SHA-256 of a token sent by email, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh random token for an email link (256 bits, hex).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The authenticated caller: a verified account and its organisation.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub account: Account,
+}
+
+impl Member {
+    pub fn org(&self) -> OrgId {
+        self.account.organisation
+    }
+
+    pub fn is_facilitator(&self) -> bool {
+        self.account.role == Role::Facilitator
+    }
+}
+
+impl FromRequest for Member {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Member, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let bearer = request
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_owned());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no state"), "reading the app state"))?;
+            let subject = bearer.and_then(|t| state.tokens.subject(&t)).ok_or(ApiError::Unauthenticated)?;
+            let account = state.store.account_by_public_id(&subject).await?.ok_or(ApiError::Unauthenticated)?;
+            if !account.verified {
+                return Err(ApiError::EmailNotVerified);
+            }
+            Ok(Member { account })
+        })
+    }
+}

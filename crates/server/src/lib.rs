@@ -1,0 +1,20 @@
+//! Matchwell's web service: the JSON API under `/api/v1` (actix-web), authentication with
+//! access tokens, and the background workers a `serve` process runs (email delivery and
+//! scoring).
+//!
+//! Invariants: the only crate that knows HTTP, JSON and JWT. Handlers parse their input into
+//! domain values once, at the edge, and answer errors in one shape (`errors.rs`); a 500 never
+//! carries internals. A resource the caller may not see is 404, never 403. Views of a match
+//! come from the store's party view, which holds the other side's identity only once revealed.
+
+pub mod auth;
+pub mod config;
+pub mod errors;
+mod limits;
+mod routes;
+pub mod startup;
+mod state;
+mod workers;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,16 @@
+//! Liveness: the process answers and the database does too.
+
+use actix_web::{HttpResponse, get, web};
+
+use crate::state::AppState;
+
+#[get("/healthz")]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Err(error) => {
+            tracing::error!(error = %error, "health check: the database does not answer");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unavailable"}))
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The caller's own organisation: account, profile and answers.
+
+use actix_web::{HttpResponse, get, put, web};
+use chrono::Utc;
+use domain::{AnswerSet, Profile, ProfilePatch, RawAnswer};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Member;
+use crate::errors::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct ProfileBody<'a> {
+    website: &'a Option<String>,
+    description: &'a Option<String>,
+    anonymous_summary: &'a Option<String>,
+    sectors: &'a [String],
+    region: &'a Option<String>,
+    size_band: &'a Option<String>,
+    innovation_stage: &'a Option<String>,
+    capabilities_offered: &'a [String],
+    capabilities_sought: &'a [String],
+    seeking_kinds: Vec<&'static str>,
+}
+
+fn profile_body(profile: &Profile) -> ProfileBody<'_> {
+    ProfileBody {
+        website: &profile.website,
+        description: &profile.description,
+        anonymous_summary: &profile.anonymous_summary,
+        sectors: &profile.sectors,
+        region: &profile.region,
+        size_band: &profile.size_band,
+        innovation_stage: &profile.innovation_stage,
+        capabilities_offered: &profile.capabilities_offered,
+        capabilities_sought: &profile.capabilities_sought,
+        seeking_kinds: profile.seeking_kinds.iter().map(|k| k.as_str()).collect(),
+    }
+}
+
+#[get("/me")]
+pub async fn get_me(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let org = state.store.organisation(member.org()).await?;
+    let answers = state.store.answers(member.org(), &state.catalogue.questionnaire).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "organisation": {"name": org.name, "kind": org.kind.as_str(), "created_at": org.created_at},
+        "account": {
+            "email": member.account.email.as_str(),
+            "role": if member.is_facilitator() { "facilitator" } else { "member" },
+        },
+        "profile": profile_body(&org.profile),
+        "answered_questions": answers.len(),
+        "question_count": state.catalogue.questionnaire.question_count(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    website: Option<String>,
+    description: Option<String>,
+    anonymous_summary: Option<String>,
+    sectors: Option<Vec<String>>,
+    region: Option<String>,
+    size_band: Option<String>,
+    innovation_stage: Option<String>,
+    capabilities_offered: Option<Vec<String>>,
+    capabilities_sought: Option<Vec<String>>,
+    seeking_kinds: Option<Vec<String>>,
+}
+
+#[put("/me/profile")]
+pub async fn update_profile(
+    member: Member,
+    state: web::Data<AppState>,
+    body: web::Json<ProfileUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let patch = ProfilePatch {
+        website: body.website,
+        description: body.description,
+        anonymous_summary: body.anonymous_summary,
+        sectors: body.sectors,
+        region: body.region,
+        size_band: body.size_band,
+        innovation_stage: body.innovation_stage,
+        capabilities_offered: body.capabilities_offered,
+        capabilities_sought: body.capabilities_sought,
+        seeking_kinds: body.seeking_kinds,
+    };
+    let org = state.store.organisation(member.org()).await?;
+    let profile = org.profile.apply(&patch, &state.catalogue.taxonomy)?;
+    state.store.save_profile(member.org(), &profile, Utc::now()).await?;
+    state.scoring.notify_one();
+    Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&profile)})))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerBody {
+    question_id: String,
+    answer: String,
+    acceptable: Vec<String>,
+    importance: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswersBody {
+    answers: Vec<AnswerBody>,
+}
+
+fn answers_body(answers: Vec<RawAnswer>) -> Vec<AnswerBody> {
+    answers
+        .into_iter()
+        .map(|a| AnswerBody {
+            question_id: a.question_id,
+            answer: a.answer,
+            acceptable: a.acceptable,
+            importance: a.importance,
+        })
+        .collect()
+}
+
+#[get("/me/answers")]
+pub async fn get_answers(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let questionnaire = &state.catalogue.questionnaire;
+    let answers = state.store.answers(member.org(), questionnaire).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "version": questionnaire.version,
+        "answers": answers_body(answers.to_raw(questionnaire)),
+    })))
+}
+
+/// Replaces the caller's answers with the given set, checked as a whole first.
+#[put("/me/answers")]
+pub async fn save_answers(
+    member: Member,
+    state: web::Data<AppState>,
+    body: web::Json<AnswersBody>,
+) -> Result<HttpResponse, ApiError> {
+    let raw: Vec<RawAnswer> = body
+        .into_inner()
+        .answers
+        .into_iter()
+        .map(|a| RawAnswer {
+            question_id: a.question_id,
+            answer: a.answer,
+            acceptable: a.acceptable,
+            importance: a.importance,
+        })
+        .collect();
+    let questionnaire = &state.catalogue.questionnaire;
+    let answers = AnswerSet::parse(questionnaire, &raw)?;
+    state.store.save_answers(member.org(), &answers, questionnaire, Utc::now()).await?;
+    state.scoring.notify_one();
+    Ok(HttpResponse::Ok().json(json!({
+        "version": questionnaire.version,
+        "answered_questions": answers.len(),
+        "answers": answers_body(answers.to_raw(questionnaire)),
+    })))
+}

@@ -1,0 +1,122 @@
+//! Building and running the application: connect and migrate the store, load the catalogue,
+//! start the workers, bind the HTTP server (port 0 picks a free port, for tests).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use domain::Catalogue;
+use matching::Matchmaker;
+use secrecy::ExposeSecret;
+use store::Store;
+use tokio::sync::{Notify, watch};
+
+use crate::auth::{Tokens, hash_password, new_token};
+use crate::config::Settings;
+use crate::errors::json_error;
+use crate::limits::RateLimiter;
+use crate::routes;
+use crate::state::AppState;
+use crate::workers;
+
+/// Largest request body accepted (larger ones are answered 413).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+     object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// A running application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+    stop: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects, migrates, starts the workers (when configured) and binds the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
+        store.migrate().await.context("failed to apply migrations")?;
+        let catalogue = Arc::new(Catalogue::builtin()?);
+        let mailer = digest::Mailer::new(
+            settings.smtp_url.as_ref().map(|u| u.expose_secret()),
+            settings.outbox(),
+            &settings.mail_from,
+        )?;
+        let dummy_password = domain::Password::parse(new_token()).map_err(anyhow::Error::msg)?;
+        let dummy_hash = hash_password(dummy_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener =
+            TcpListener::bind(&settings.bind).with_context(|| format!("failed to bind {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let scoring = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let mut workers = Vec::new();
+        if settings.background_workers {
+            workers.push(tokio::spawn(digest::run_worker(store.clone(), mailer, stopped.clone())));
+            let matchmaker = Matchmaker::new(catalogue.clone(), settings.matching.clone());
+            workers.push(tokio::spawn(workers::run_scoring(store.clone(), matchmaker, scoring.clone(), stopped)));
+        }
+        let state = web::Data::new(AppState {
+            tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
+            store,
+            catalogue,
+            settings,
+            limiter: RateLimiter::default(),
+            scoring,
+            dummy_hash,
+        });
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin")),
+                )
+                .app_data(shared.clone())
+                .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
+                .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(crate::errors::ApiError::NotFound)
+                }))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, state, stop, workers })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop, then stops the workers.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        let _ = self.stop.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        result.context("the HTTP server failed")
+    }
+
+    /// Serves in the background (for tests); the handle stops with the runtime.
+    pub fn spawn(self) -> (u16, web::Data<AppState>) {
+        let (port, state) = (self.port, self.state.clone());
+        tokio::spawn(self.run_until_stopped());
+        (port, state)
+    }
+}

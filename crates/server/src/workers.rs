@@ -1,0 +1,56 @@
+//! The scoring worker of a `serve` process: woken when an organisation changes (or every few
+//! seconds, to pick up changes made through other processes), it takes the database-wide
+//! scoring lease and brings matches up to date; without the lease it leaves the work to the
+//! process that has it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use matching::Matchmaker;
+use store::Store;
+use tokio::sync::{Notify, watch};
+
+use matching::SCORING_LEASE;
+const LEASE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Runs one scoring pass if the lease can be had; whether it ran.
+pub async fn score_once(store: &Store, matchmaker: &mut Matchmaker, holder: &str, full: bool) -> anyhow::Result<bool> {
+    if !store.acquire_lease(SCORING_LEASE, holder, Utc::now(), LEASE_TTL).await? {
+        return Ok(false);
+    }
+    let result = matchmaker.run(store, full, Arc::new(|_, _| {})).await;
+    store.release_lease(SCORING_LEASE, holder).await?;
+    let report = result?;
+    if report.rescored > 0 {
+        tracing::info!(
+            organisations = report.organisations,
+            rescored = report.rescored,
+            created = report.saved.created,
+            updated = report.saved.updated,
+            capped = report.saved.capped,
+            "matches updated"
+        );
+    }
+    Ok(true)
+}
+
+pub async fn run_scoring(store: Store, mut matchmaker: Matchmaker, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let holder = format!("serve-{}", uuid::Uuid::new_v4());
+    loop {
+        if let Err(error) = score_once(&store, &mut matchmaker, &holder, false).await {
+            tracing::error!(error = %format!("{error:#}"), "scoring failed; will retry");
+        }
+        tokio::select! {
+            _ = wake.notified() => {
+                // Let a burst of edits settle before scoring them together.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `organisations`: who an organisation is and its profile.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organisations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub anonymous_summary: Option<String>,
+    pub sectors: String,
+    pub region: Option<String>,
+    pub size_band: Option<String>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_offered: String,
+    pub capabilities_sought: String,
+    pub seeking_kinds: String,
+    pub created_at: ChronoDateTimeUtc,
+    /// When the answers or the profile last changed: the scoring worker's watermark.
+    pub changed_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! What can go wrong in the store.
+
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (an email already registered, a key already queued).
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    /// The request does not fit the current state (an outcome before both revealed).
+    #[error("not allowed now: {0}")]
+    State(&'static str),
+    #[error("database error")]
+    Database(#[source] DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> StoreError {
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
+            _ => StoreError::Database(error),
+        }
+    }
+}

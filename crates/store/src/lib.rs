@@ -1,0 +1,81 @@
+//! Matchwell's storage: sea-orm entities (`entities/`) and every query the service makes,
+//! grouped by what they are about. SQLite (embedded, the default) and PostgreSQL (production,
+//! several `serve` processes on one database) run the same code; the few statements that
+//! differ say so.
+//!
+//! Invariants: the only crate that knows SQL. Callers get domain values or the small record
+//! types defined here, never entity models. A party's view of a match is built here, and the
+//! other side's identity is read only once that side has revealed itself, so no caller can
+//! leak it by mistake. Every change that must not be half-done runs in one transaction.
+
+pub mod accounts;
+mod entities;
+mod error;
+pub mod leases;
+pub mod mail;
+pub mod matches;
+pub mod organisations;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+
+pub use error::StoreError;
+
+/// An organisation's internal id. Never shown to anyone but the organisation itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(pub i64);
+
+/// The database, shared by every request and worker (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite gets one connection, so
+    /// writers never contend; PostgreSQL gets a pool.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let sqlite = url.starts_with("sqlite:");
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(if sqlite { 1 } else { 16 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        if sqlite {
+            db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                .await?;
+        }
+        Ok(Store { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub(crate) fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+}
+
+/// A list stored as a JSON array.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A list read back from a JSON array; a malformed value reads as empty.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned + Default>(raw: &str) -> T {
+    serde_json::from_str(raw).unwrap_or_default()
+}

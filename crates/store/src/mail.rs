@@ -1,0 +1,138 @@
+//! The email queue: emails are written here in the same transaction as the change they tell
+//! about, and sent later by a worker that claims one at a time. A row's idempotency key makes
+//! queuing the same email twice a no-op.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
+};
+
+use crate::entities::email_queue;
+use crate::{Store, StoreError};
+
+/// An email to queue.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewEmail {
+    /// Names the event, e.g. `verify:<account>` or `connected:<match>:<org>`: the same event
+    /// never queues two emails.
+    pub idempotency_key: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+}
+
+impl std::fmt::Debug for NewEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEmail").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+    }
+}
+
+/// A claimed email, to send now.
+#[derive(Clone, PartialEq, Eq, FromQueryResult)]
+pub struct QueuedEmail {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub attempts: i32,
+}
+
+impl std::fmt::Debug for QueuedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedEmail")
+            .field("id", &self.id)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a claim lasts before another worker may retry the email.
+pub const CLAIM: Duration = Duration::seconds(120);
+
+pub(crate) async fn enqueue(db: &impl ConnectionTrait, email: &NewEmail, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let row = email_queue::ActiveModel {
+        idempotency_key: Set(email.idempotency_key.clone()),
+        recipient: Set(email.recipient.clone()),
+        subject: Set(email.subject.clone()),
+        text_body: Set(email.text_body.clone()),
+        html_body: Set(email.html_body.clone()),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        sent_at: Set(None),
+        last_error: Set(None),
+        ..Default::default()
+    };
+    email_queue::Entity::insert(row)
+        .on_conflict(OnConflict::column(email_queue::Column::IdempotencyKey).do_nothing().to_owned())
+        .try_insert()
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Queues an email on its own (most are queued inside the transaction of their event).
+    pub async fn enqueue_email(&self, email: &NewEmail, now: DateTime<Utc>) -> Result<(), StoreError> {
+        enqueue(&self.db, email, now).await
+    }
+
+    /// Claims the oldest email that is due and not claimed by a live worker. On PostgreSQL,
+    /// `FOR UPDATE SKIP LOCKED` lets several workers claim side by side; SQLite has one
+    /// writer at a time. The outer conditions are checked again on the row itself, so two
+    /// workers can never both claim it.
+    pub async fn claim_email(&self, now: DateTime<Utc>) -> Result<Option<QueuedEmail>, StoreError> {
+        let backend = self.backend();
+        let skip_locked = if backend == DatabaseBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
+        let sql = format!(
+            "UPDATE email_queue SET claimed_until = {until}, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= {now1} \
+                         AND (claimed_until IS NULL OR claimed_until < {now2}) ORDER BY id LIMIT 1 {skip_locked}) \
+               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < {now3}) \
+             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, attempts",
+            until = p(1),
+            now1 = p(2),
+            now2 = p(3),
+            now3 = p(4),
+        );
+        let statement =
+            Statement::from_sql_and_values(backend, sql, [(now + CLAIM).into(), now.into(), now.into(), now.into()]);
+        Ok(QueuedEmail::find_by_statement(statement).one(&self.db).await?)
+    }
+
+    /// Marks a claimed email as sent.
+    pub async fn mark_email_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        email_queue::Entity::update_many()
+            .col_expr(email_queue::Column::SentAt, sea_orm::sea_query::Expr::value(now))
+            .col_expr(email_queue::Column::LastError, sea_orm::sea_query::Expr::value(Option::<String>::None))
+            .filter(email_queue::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the email is retried from `retry_at`.
+    pub async fn mark_email_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<(), StoreError> {
+        email_queue::Entity::update_many()
+            .col_expr(email_queue::Column::LastError, sea_orm::sea_query::Expr::value(error.to_owned()))
+            .col_expr(email_queue::Column::NextAttemptAt, sea_orm::sea_query::Expr::value(retry_at))
+            .col_expr(email_queue::Column::ClaimedUntil, sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(email_queue::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Emails not sent yet.
+    pub async fn pending_emails(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(email_queue::Entity::find().filter(email_queue::Column::SentAt.is_null()).count(&self.db).await?)
+    }
+}

@@ -1,0 +1,510 @@
+//! Confidential matches: saving the engine's suggestions, each party's view, and what a party
+//! can do (reveal, decline, report an outcome).
+//!
+//! Confidentiality lives here: a party's view carries the other side's anonymous profile
+//! always, and its identity (name, website, description, contact email) only once that side
+//! has revealed itself; the identity columns of an unrevealed side are never read.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use domain::OrgKind;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, Set, Statement, TransactionTrait,
+};
+
+use crate::entities::{account, match_party, matches, organisation};
+use crate::mail::{NewEmail, enqueue};
+use crate::{OrgId, Store, StoreError, from_json, to_json};
+
+/// What a party did with a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartyStatus {
+    Suggested,
+    Revealed,
+    Declined,
+}
+
+impl PartyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyStatus::Suggested => "suggested",
+            PartyStatus::Revealed => "revealed",
+            PartyStatus::Declined => "declined",
+        }
+    }
+
+    fn parse(raw: &str) -> PartyStatus {
+        match raw {
+            "revealed" => PartyStatus::Revealed,
+            "declined" => PartyStatus::Declined,
+            _ => PartyStatus::Suggested,
+        }
+    }
+}
+
+/// What came of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Met,
+    Collaborating,
+    NoFit,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Met, Outcome::Collaborating, Outcome::NoFit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Met => "met",
+            Outcome::Collaborating => "collaborating",
+            Outcome::NoFit => "no_fit",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == raw)
+    }
+}
+
+/// A pair the engine suggests, with everything its parties will be shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub low: OrgId,
+    pub high: OrgId,
+    pub score: f64,
+    pub confidence: f64,
+    pub compatibility: BTreeMap<String, f64>,
+    /// Reasons phrased for `low`, then for `high`.
+    pub explanation_low: Vec<String>,
+    pub explanation_high: Vec<String>,
+    /// The alias under which `low` appears to `high`, and `high` to `low`; used only when the
+    /// match is new.
+    pub alias_low: String,
+    pub alias_high: String,
+}
+
+/// What saving suggestions did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Saved {
+    pub created: usize,
+    pub updated: usize,
+    /// Left out because one side already had as many open matches as allowed.
+    pub capped: usize,
+}
+
+/// The other side of a match as it may be shown before it reveals itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymousProfile {
+    pub kind: OrgKind,
+    pub sectors: Vec<String>,
+    pub region: Option<String>,
+    pub size_band: Option<String>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_offered: Vec<String>,
+    pub capabilities_sought: Vec<String>,
+    pub anonymous_summary: Option<String>,
+}
+
+/// Who the other side is; present only once it revealed itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub organisation_name: String,
+    pub website: Option<String>,
+    pub contact_email: String,
+    pub description: Option<String>,
+}
+
+/// One party's view of a match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartyView {
+    pub id: String,
+    /// The other side's alias in this match.
+    pub alias: String,
+    pub score: f64,
+    pub confidence: f64,
+    pub compatibility: BTreeMap<String, f64>,
+    pub explanation: Vec<String>,
+    pub my_status: PartyStatus,
+    /// Whether the other side revealed itself (a decline is never shown).
+    pub their_revealed: bool,
+    pub counterpart: AnonymousProfile,
+    pub identity: Option<Identity>,
+    pub connected: bool,
+    pub my_outcome: Option<Outcome>,
+}
+
+/// Both sides of a connection that just happened, for the emails that announce it.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub match_id: String,
+    pub parties: [ConnectedParty; 2],
+}
+
+/// One side of a new connection.
+#[derive(Clone)]
+pub struct ConnectedParty {
+    pub organisation: OrgId,
+    pub name: String,
+    pub email: String,
+    pub website: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectedParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectedParty").field("organisation", &self.organisation).finish_non_exhaustive()
+    }
+}
+
+/// What a reveal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revealed {
+    /// This reveal completed the pair: both sides are now connected (true exactly once).
+    pub connected_now: bool,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct OpenCount {
+    organisation_id: i64,
+    open: i64,
+}
+
+fn view(
+    mine: &match_party::Model,
+    theirs: &match_party::Model,
+    record: &matches::Model,
+    counterpart: &organisation::Model,
+    email: Option<&String>,
+) -> PartyView {
+    let profile = crate::organisations::profile(counterpart);
+    let their_revealed = PartyStatus::parse(&theirs.status) == PartyStatus::Revealed;
+    let identity = match (their_revealed, email) {
+        (true, Some(email)) => Some(Identity {
+            organisation_name: counterpart.name.clone(),
+            website: profile.website.clone(),
+            contact_email: email.clone(),
+            description: profile.description.clone(),
+        }),
+        _ => None,
+    };
+    PartyView {
+        id: record.id.clone(),
+        alias: theirs.alias.clone(),
+        score: record.score,
+        confidence: record.confidence,
+        compatibility: from_json(&record.compatibility),
+        explanation: from_json(&mine.explanation),
+        my_status: PartyStatus::parse(&mine.status),
+        their_revealed,
+        counterpart: AnonymousProfile {
+            kind: OrgKind::parse(&counterpart.kind).unwrap_or(OrgKind::Other),
+            sectors: profile.sectors,
+            region: profile.region,
+            size_band: profile.size_band,
+            innovation_stage: profile.innovation_stage,
+            capabilities_offered: profile.capabilities_offered,
+            capabilities_sought: profile.capabilities_sought,
+            anonymous_summary: profile.anonymous_summary,
+        },
+        identity,
+        connected: record.connected_at.is_some(),
+        my_outcome: mine.outcome.as_deref().and_then(Outcome::parse),
+    }
+}
+
+impl Store {
+    /// Saves the engine's suggestions, best first: an existing pair keeps its state and gets
+    /// the new figures; a new pair becomes a match unless one side already has `cap` open
+    /// matches (open: nobody declined it).
+    pub async fn save_candidates(
+        &self,
+        mut candidates: Vec<Candidate>,
+        cap: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Saved, StoreError> {
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let txn = self.db.begin().await?;
+        let backend = self.backend();
+        let counts = OpenCount::find_by_statement(Statement::from_string(
+            backend,
+            "SELECT organisation_id, COUNT(*) AS open FROM match_parties \
+             WHERE match_id NOT IN (SELECT match_id FROM match_parties WHERE status = 'declined') \
+             GROUP BY organisation_id",
+        ))
+        .all(&txn)
+        .await?;
+        let mut open: HashMap<i64, usize> = counts.into_iter().map(|c| (c.organisation_id, c.open as usize)).collect();
+        let involved: HashSet<i64> = candidates.iter().flat_map(|c| [c.low.0, c.high.0]).collect();
+        let mut existing: HashMap<(i64, i64), String> = HashMap::new();
+        let involved: Vec<i64> = involved.into_iter().collect();
+        for chunk in involved.chunks(500) {
+            let found =
+                matches::Entity::find().filter(matches::Column::OrgLow.is_in(chunk.iter().copied())).all(&txn).await?;
+            existing.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), m.id)));
+        }
+        let mut saved = Saved::default();
+        let mut new_matches = Vec::new();
+        let mut new_parties = Vec::new();
+        for candidate in candidates {
+            let (low, high) = (candidate.low.0, candidate.high.0);
+            let compatibility = to_json(&candidate.compatibility);
+            if let Some(id) = existing.get(&(low, high)) {
+                matches::Entity::update_many()
+                    .col_expr(matches::Column::Score, sea_orm::sea_query::Expr::value(candidate.score))
+                    .col_expr(matches::Column::Confidence, sea_orm::sea_query::Expr::value(candidate.confidence))
+                    .col_expr(matches::Column::Compatibility, sea_orm::sea_query::Expr::value(compatibility))
+                    .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+                    .filter(matches::Column::Id.eq(id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                for (org, explanation) in [(low, &candidate.explanation_low), (high, &candidate.explanation_high)] {
+                    match_party::Entity::update_many()
+                        .col_expr(
+                            match_party::Column::Explanation,
+                            sea_orm::sea_query::Expr::value(to_json(explanation)),
+                        )
+                        .filter(match_party::Column::MatchId.eq(id.as_str()))
+                        .filter(match_party::Column::OrganisationId.eq(org))
+                        .exec(&txn)
+                        .await?;
+                }
+                saved.updated += 1;
+                continue;
+            }
+            let count = |org: i64| open.get(&org).copied().unwrap_or(0);
+            if count(low) >= cap || count(high) >= cap {
+                saved.capped += 1;
+                continue;
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            existing.insert((low, high), id.clone());
+            *open.entry(low).or_default() += 1;
+            *open.entry(high).or_default() += 1;
+            new_matches.push(matches::ActiveModel {
+                id: Set(id.clone()),
+                org_low: Set(low),
+                org_high: Set(high),
+                score: Set(candidate.score),
+                confidence: Set(candidate.confidence),
+                compatibility: Set(compatibility),
+                created_at: Set(now),
+                updated_at: Set(now),
+                connected_at: Set(None),
+            });
+            for (org, alias, explanation) in [
+                (low, candidate.alias_low, &candidate.explanation_low),
+                (high, candidate.alias_high, &candidate.explanation_high),
+            ] {
+                new_parties.push(match_party::ActiveModel {
+                    match_id: Set(id.clone()),
+                    organisation_id: Set(org),
+                    alias: Set(alias),
+                    status: Set(PartyStatus::Suggested.as_str().to_owned()),
+                    explanation: Set(to_json(explanation)),
+                    revealed_at: Set(None),
+                    declined_at: Set(None),
+                    outcome: Set(None),
+                    outcome_at: Set(None),
+                });
+            }
+            saved.created += 1;
+        }
+        for chunk in new_matches.chunks(100) {
+            matches::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        for chunk in new_parties.chunks(100) {
+            match_party::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(saved)
+    }
+
+    /// The caller's matches that it has not declined, best first.
+    pub async fn matches_for(&self, org: OrgId) -> Result<Vec<PartyView>, StoreError> {
+        let mine = match_party::Entity::find()
+            .filter(match_party::Column::OrganisationId.eq(org.0))
+            .filter(match_party::Column::Status.ne(PartyStatus::Declined.as_str()))
+            .all(&self.db)
+            .await?;
+        let mut views = self.views(org, mine).await?;
+        views.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Ok(views)
+    }
+
+    /// One match as the caller sees it; [`StoreError::NotFound`] unless the caller is a party.
+    pub async fn match_for(&self, org: OrgId, id: &str) -> Result<PartyView, StoreError> {
+        let mine = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
+        let mine = mine.ok_or(StoreError::NotFound)?;
+        self.views(org, vec![mine]).await?.pop().ok_or(StoreError::NotFound)
+    }
+
+    async fn views(&self, org: OrgId, mine: Vec<match_party::Model>) -> Result<Vec<PartyView>, StoreError> {
+        let ids: Vec<String> = mine.iter().map(|p| p.match_id.clone()).collect();
+        let mut records = HashMap::new();
+        let mut theirs = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let found = matches::Entity::find().filter(matches::Column::Id.is_in(chunk.to_vec())).all(&self.db).await?;
+            records.extend(found.into_iter().map(|m| (m.id.clone(), m)));
+            let parties = match_party::Entity::find()
+                .filter(match_party::Column::MatchId.is_in(chunk.to_vec()))
+                .filter(match_party::Column::OrganisationId.ne(org.0))
+                .all(&self.db)
+                .await?;
+            theirs.extend(parties.into_iter().map(|p| (p.match_id.clone(), p)));
+        }
+        let others: Vec<i64> = theirs.values().map(|p| p.organisation_id).collect();
+        let mut orgs = HashMap::new();
+        for chunk in others.chunks(500) {
+            let found = organisation::Entity::find()
+                .filter(organisation::Column::Id.is_in(chunk.to_vec()))
+                .all(&self.db)
+                .await?;
+            orgs.extend(found.into_iter().map(|o| (o.id, o)));
+        }
+        // Contact emails of revealed counterparts only.
+        let revealed: Vec<i64> = theirs
+            .values()
+            .filter(|p| PartyStatus::parse(&p.status) == PartyStatus::Revealed)
+            .map(|p| p.organisation_id)
+            .collect();
+        let mut emails = HashMap::new();
+        for chunk in revealed.chunks(500) {
+            let found = account::Entity::find()
+                .filter(account::Column::OrganisationId.is_in(chunk.to_vec()))
+                .all(&self.db)
+                .await?;
+            emails.extend(found.into_iter().map(|a| (a.organisation_id, a.email)));
+        }
+        Ok(mine
+            .iter()
+            .filter_map(|party| {
+                let record = records.get(&party.match_id)?;
+                let other = theirs.get(&party.match_id)?;
+                let counterpart = orgs.get(&other.organisation_id)?;
+                Some(view(party, other, record, counterpart, emails.get(&other.organisation_id)))
+            })
+            .collect())
+    }
+
+    /// Reveals the caller to the other side (irreversible, and repeating it changes nothing).
+    /// When the other side has revealed too, the pair is connected, exactly once even if both
+    /// reveal at the same moment, and the emails `announce` builds are queued in the same
+    /// transaction.
+    pub async fn reveal(
+        &self,
+        org: OrgId,
+        id: &str,
+        now: DateTime<Utc>,
+        announce: impl FnOnce(&Connection) -> Vec<NewEmail>,
+    ) -> Result<Revealed, StoreError> {
+        let txn = self.db.begin().await?;
+        // Touching the match first takes its row lock on PostgreSQL, so two reveals of one
+        // match run one after the other and the second sees the first.
+        let touched = matches::Entity::update_many()
+            .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(matches::Column::Id.eq(id))
+            .filter(Condition::any().add(matches::Column::OrgLow.eq(org.0)).add(matches::Column::OrgHigh.eq(org.0)))
+            .exec(&txn)
+            .await?;
+        if touched.rows_affected != 1 {
+            return Err(StoreError::NotFound);
+        }
+        let (mine, theirs) = parties(&txn, id, org).await?;
+        match PartyStatus::parse(&mine.status) {
+            PartyStatus::Declined => return Err(StoreError::NotFound),
+            PartyStatus::Revealed => {}
+            PartyStatus::Suggested => {
+                let mut row = mine.into_active_model();
+                row.status = Set(PartyStatus::Revealed.as_str().to_owned());
+                row.revealed_at = Set(Some(now));
+                row.update(&txn).await?;
+            }
+        }
+        let mut connected_now = false;
+        if PartyStatus::parse(&theirs.status) == PartyStatus::Revealed {
+            let connected = matches::Entity::update_many()
+                .col_expr(matches::Column::ConnectedAt, sea_orm::sea_query::Expr::value(now))
+                .filter(matches::Column::Id.eq(id))
+                .filter(matches::Column::ConnectedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if connected.rows_affected == 1 {
+                connected_now = true;
+                let connection = Connection {
+                    match_id: id.to_owned(),
+                    parties: [
+                        connected_party(&txn, org.0).await?,
+                        connected_party(&txn, theirs.organisation_id).await?,
+                    ],
+                };
+                for email in announce(&connection) {
+                    enqueue(&txn, &email, now).await?;
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(Revealed { connected_now })
+    }
+
+    /// Hides the match from the caller; the other side is never told.
+    pub async fn decline(&self, org: OrgId, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let party = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
+        let party = party.ok_or(StoreError::NotFound)?;
+        if PartyStatus::parse(&party.status) != PartyStatus::Declined {
+            let mut row = party.into_active_model();
+            row.status = Set(PartyStatus::Declined.as_str().to_owned());
+            row.declined_at = Set(Some(now));
+            row.update(&self.db).await?;
+        }
+        Ok(())
+    }
+
+    /// Records what came of a connection, for the caller's side.
+    pub async fn record_outcome(
+        &self,
+        org: OrgId,
+        id: &str,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let party = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
+        let party = party.ok_or(StoreError::NotFound)?;
+        if PartyStatus::parse(&party.status) == PartyStatus::Declined {
+            return Err(StoreError::NotFound);
+        }
+        let record = matches::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if record.connected_at.is_none() {
+            return Err(StoreError::State("an outcome can be reported once both sides have revealed themselves"));
+        }
+        let mut row = party.into_active_model();
+        row.outcome = Set(Some(outcome.as_str().to_owned()));
+        row.outcome_at = Set(Some(now));
+        row.update(&self.db).await?;
+        Ok(())
+    }
+}
+
+async fn parties(
+    txn: &DatabaseTransaction,
+    id: &str,
+    org: OrgId,
+) -> Result<(match_party::Model, match_party::Model), StoreError> {
+    let both = match_party::Entity::find().filter(match_party::Column::MatchId.eq(id)).all(txn).await?;
+    let (mine, theirs): (Vec<_>, Vec<_>) = both.into_iter().partition(|p| p.organisation_id == org.0);
+    match (mine.into_iter().next(), theirs.into_iter().next()) {
+        (Some(mine), Some(theirs)) => Ok((mine, theirs)),
+        _ => Err(StoreError::NotFound),
+    }
+}
+
+async fn connected_party(txn: &impl ConnectionTrait, org: i64) -> Result<ConnectedParty, StoreError> {
+    let record = organisation::Entity::find_by_id(org).one(txn).await?.ok_or(StoreError::NotFound)?;
+    let login = account::Entity::find().filter(account::Column::OrganisationId.eq(org)).one(txn).await?;
+    Ok(ConnectedParty {
+        organisation: OrgId(org),
+        name: record.name,
+        email: login.map(|a| a.email).unwrap_or_default(),
+        website: record.website,
+    })
+}
