@@ -1,3 +1,9 @@
-//! Matchwell's integration tests: one binary, one module per surface.
+//! Matchwell's integration tests: one binary, one module per surface. Each test that needs a
+//! database runs on SQLite and, when `MATCHWELL_TEST_DATABASE_URL` is set, on PostgreSQL.
 
+mod accounts;
 mod bench;
+mod helpers;
+mod matches;
+mod me;
+mod platform;

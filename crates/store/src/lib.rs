@@ -79,3 +79,30 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 pub(crate) fn from_json<T: serde::de::DeserializeOwned + Default>(raw: &str) -> T {
     serde_json::from_str(raw).unwrap_or_default()
 }
+
+/// Creates an empty PostgreSQL database next to the one `base_url` names, and returns its URL
+/// (for tests that need a fresh database each).
+pub async fn create_postgres_database(base_url: &str) -> Result<String, StoreError> {
+    let name = format!("matchwell_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(base_url).await?;
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    admin.close().await?;
+    let (path, query) = base_url.split_once('?').map_or((base_url, None), |(p, q)| (p, Some(q)));
+    let server = path.rsplit_once('/').map_or(path, |(server, _)| server);
+    Ok(match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    })
+}
+
+/// Drops a database made by [`create_postgres_database`], closing its connections first.
+pub async fn drop_postgres_database(base_url: &str, url: &str) -> Result<(), StoreError> {
+    let name = url.split('?').next().and_then(|path| path.rsplit('/').next()).unwrap_or_default();
+    if !name.starts_with("matchwell_test_") {
+        return Err(StoreError::State("only test databases are dropped"));
+    }
+    let admin = Database::connect(base_url).await?;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+    admin.close().await?;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! `spawn_app`: a fresh Matchwell on a free port with a fresh database (SQLite always,
+//! PostgreSQL too when `MATCHWELL_TEST_DATABASE_URL` is set), its outbox in a temporary
+//! directory, and typed helpers to drive it.
+
+use std::path::PathBuf;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use server::{Application, Settings};
+use store::Store;
+
+/// A database engine the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The engines to test: SQLite, and PostgreSQL when `MATCHWELL_TEST_DATABASE_URL` is set.
+/// With `MATCHWELL_REQUIRE_POSTGRES=1` (as CI sets it) a missing PostgreSQL is a failure,
+/// never a silent skip.
+pub fn backends() -> Vec<Backend> {
+    let postgres = std::env::var("MATCHWELL_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let required = std::env::var("MATCHWELL_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    assert!(postgres || !required, "MATCHWELL_REQUIRE_POSTGRES=1 but MATCHWELL_TEST_DATABASE_URL is not set");
+    if postgres { vec![Backend::Sqlite, Backend::Postgres] } else { vec![Backend::Sqlite] }
+}
+
+/// A fresh, empty database URL for `backend`, and the directory that holds it (if any).
+pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/matchwell.db?mode=rwc", dir.path().display()),
+        Backend::Postgres => {
+            let base = std::env::var("MATCHWELL_TEST_DATABASE_URL").expect("set for Postgres");
+            store::create_postgres_database(&base).await.expect("PostgreSQL reachable at MATCHWELL_TEST_DATABASE_URL")
+        }
+    };
+    (url, dir)
+}
+
+/// A running application and what the tests need to drive it.
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub client: Client,
+    pub store: Store,
+    pub mailer: digest::Mailer,
+    pub outbox: PathBuf,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings for a test app; `adjust` may change them before it starts.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (database_url, dir) = fresh_database(backend).await;
+    let mut settings = Settings {
+        data_dir: dir.path().to_owned(),
+        database_url,
+        bind: "127.0.0.1:0".to_owned(),
+        public_url: "http://matchwell.test".to_owned(),
+        jwt_secret: secrecy::SecretString::from("test-secret-test-secret-test-secret-0123".to_owned()),
+        smtp_url: None,
+        mail_from: "Matchwell <noreply@matchwell.test>".to_owned(),
+        facilitator_emails: vec![],
+        matching: matching_settings(),
+        limits: server::config::Limits::default(),
+        background_workers: false,
+        token_ttl: chrono::Duration::hours(1),
+    };
+    adjust(&mut settings);
+    let application = Application::build(settings.clone()).await.expect("the application starts");
+    let (port, _) = application.spawn();
+    let store = Store::connect(&settings.database_url).await.expect("database");
+    let outbox = settings.outbox();
+    let mailer = digest::Mailer::new(None, outbox.clone(), &settings.mail_from).expect("mailer");
+    TestApp {
+        backend,
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::new(),
+        store,
+        mailer,
+        outbox,
+        settings,
+        _dir: dir,
+    }
+}
+
+fn matching_settings() -> matching::Settings {
+    matching::Settings { k: 5, floor: 0.0, max_open: 25 }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// An organisation registered, verified and logged in through the API.
+pub struct Member {
+    pub email: String,
+    pub name: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value, token: &str) -> Response {
+        self.client.put(self.url(path)).json(body).bearer_auth(token).send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str, name: &str, kind: &str) -> Response {
+        let body =
+            json!({"email": email, "password": "a long enough password", "organisation_name": name, "kind": kind});
+        self.post("/api/v1/auth/register", &body, None).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/api/v1/auth/login", &json!({"email": email, "password": password}), None).await
+    }
+
+    /// Sends every queued email to the outbox, as the worker would.
+    pub async fn deliver_emails(&self) {
+        loop {
+            match digest::try_execute_task(&self.store, &self.mailer).await.expect("worker step") {
+                digest::Execution::EmptyQueue => break,
+                digest::Execution::Sent => {}
+                digest::Execution::Failed => panic!("an email failed to send"),
+            }
+        }
+    }
+
+    /// Every email in the outbox to `recipient`, as raw text with quoted-printable soft line
+    /// breaks and `=3D` undone.
+    pub fn emails_to(&self, recipient: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else { return vec![] };
+        let mut emails: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|raw| raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+            .filter(|raw| raw.contains(&format!("To: {recipient}")))
+            .collect();
+        emails.sort();
+        emails
+    }
+
+    /// The verification token mailed to `recipient`.
+    pub async fn verification_token(&self, recipient: &str) -> String {
+        self.deliver_emails().await;
+        let emails = self.emails_to(recipient);
+        let email = emails.iter().find(|e| e.contains("verify?token=")).expect("a verification email");
+        let start = email.find("verify?token=").expect("link") + "verify?token=".len();
+        email[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+    }
+
+    /// Registers, verifies and logs in an organisation.
+    pub async fn member(&self, email: &str, name: &str, kind: &str) -> Member {
+        assert_eq!(self.register(email, name, kind).await.status(), StatusCode::CREATED);
+        let token = self.verification_token(email).await;
+        let verified = self.post("/api/v1/auth/verify", &json!({"token": token}), None).await;
+        assert_eq!(verified.status(), StatusCode::OK);
+        let login: Value = self.login(email, "a long enough password").await.json().await.expect("json");
+        let token = login["access_token"].as_str().expect("a token").to_owned();
+        Member { email: email.to_owned(), name: name.to_owned(), token }
+    }
+
+    /// Runs the scoring pass the background worker would run.
+    pub async fn score(&self) -> matching::Report {
+        let catalogue = std::sync::Arc::new(domain::Catalogue::builtin().expect("catalogue"));
+        let mut matchmaker = matching::Matchmaker::new(catalogue, self.settings.matching.clone());
+        matchmaker.run(&self.store, true, std::sync::Arc::new(|_, _| {})).await.expect("scoring runs")
+    }
+}
+
+/// Answers every question of the questionnaire: option `pick(question index, option count)`,
+/// accepting only that option, with importance `importance`.
+pub fn answers(pick: impl Fn(usize, usize) -> usize, importance: &str) -> Value {
+    let catalogue = domain::Catalogue::builtin().expect("catalogue");
+    let q = &catalogue.questionnaire;
+    let answers: Vec<Value> = (0..q.question_count())
+        .map(|i| {
+            let question = q.question_at(i);
+            let option = &question.options[pick(i, question.options.len())].id;
+            json!({"question_id": question.id, "answer": option, "acceptable": [option], "importance": importance})
+        })
+        .collect();
+    json!({"answers": answers})
+}
+
+/// Runs `test` against a fresh app on every backend.
+pub async fn on_every_backend(test: impl AsyncFn(TestApp)) {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let database = app.settings.database_url.clone();
+        test(app).await;
+        drop_database(backend, &database).await;
+    }
+}
+
+/// Removes a PostgreSQL test database (SQLite ones go with their temporary directory).
+pub async fn drop_database(backend: Backend, url: &str) {
+    if backend == Backend::Postgres {
+        let base = std::env::var("MATCHWELL_TEST_DATABASE_URL").expect("set for Postgres");
+        store::drop_postgres_database(&base, url).await.expect("test database dropped");
+    }
+}

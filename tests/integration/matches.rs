@@ -1,0 +1,278 @@
+//! Confidential matches: anonymous views, aliases, reveal, decline, outcomes, and the
+//! confidentiality invariants of CONTRACT.md.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Member, TestApp, answers, on_every_backend};
+
+/// Three organisations that all answer alike, so that each is matched with the other two.
+async fn three_members(app: &TestApp) -> (Member, Member, Member) {
+    let a = app.member("ann@acme-secret.example", "Acme Secret Ltd", "sme").await;
+    let b = app.member("bo@trust.example", "Riverside NHS Trust", "health_org").await;
+    let c = app.member("cy@uni.example", "University of Elsewhere", "academic").await;
+    let profile = json!({
+        "website": "https://acme-secret.example/about",
+        "description": "Acme's confidential plans for a falls sensor",
+        "anonymous_summary": "A small team with a falls-prevention device",
+        "sectors": ["ageing_frailty"],
+        "capabilities_offered": ["engineering_prototyping"],
+        "capabilities_sought": ["clinical_evaluation"],
+        "region": "wales",
+    });
+    assert_eq!(app.put("/api/v1/me/profile", &profile, &a.token).await.status(), StatusCode::OK);
+    let trust = json!({"sectors": ["ageing_frailty"], "capabilities_offered": ["clinical_evaluation", "test_beds_patient_access"]});
+    assert_eq!(app.put("/api/v1/me/profile", &trust, &b.token).await.status(), StatusCode::OK);
+    for member in [&a, &b, &c] {
+        let saved = app.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
+        assert_eq!(saved.status(), StatusCode::OK);
+    }
+    app.score().await;
+    (a, b, c)
+}
+
+async fn matches_of(app: &TestApp, member: &Member) -> Vec<Value> {
+    let body: Value = app.get("/api/v1/matches", Some(&member.token)).await.json().await.expect("json");
+    body["matches"].as_array().expect("matches").clone()
+}
+
+/// The match in `member`'s list whose counterpart is of `kind`.
+async fn match_with(app: &TestApp, member: &Member, kind: &str) -> Value {
+    matches_of(app, member)
+        .await
+        .into_iter()
+        .find(|m| m["counterpart"]["kind"] == kind)
+        .unwrap_or_else(|| panic!("{} has a match with a {kind}", member.name))
+}
+
+#[tokio::test]
+async fn members_see_anonymous_matches_with_a_vector_and_reasons() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let seen_by_a = match_with(&app, &a, "health_org").await;
+        let seen_by_b = match_with(&app, &b, "sme").await;
+        assert_eq!(seen_by_a["id"], seen_by_b["id"], "one id for both parties");
+        assert!(uuid::Uuid::parse_str(seen_by_a["id"].as_str().expect("id")).is_ok_and(|u| u.get_version_num() == 4));
+        for dimension in ["values", "working_style", "org_health", "goals", "capabilities", "sectors"] {
+            let value = seen_by_a["compatibility"][dimension].as_f64().expect(dimension);
+            assert!((0.0..=1.0).contains(&value), "{dimension}");
+        }
+        assert!(seen_by_a["score"].as_f64().is_some_and(|s| s > 0.9), "{seen_by_a}");
+        assert_eq!(seen_by_a["compatibility"]["capabilities"], 1.0, "B offers what A seeks");
+        assert!(seen_by_a["confidence"].as_f64().is_some_and(|c| c > 0.5));
+        let reasons = seen_by_a["explanation"].as_array().expect("explanation");
+        assert!(reasons.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("Strong fit on"))), "{reasons:?}");
+        assert_eq!(seen_by_a["my_status"], "suggested");
+        assert_eq!(seen_by_a["their_status"], "hidden");
+        assert!(seen_by_a["identity"].is_null());
+        assert_eq!(seen_by_b["counterpart"]["anonymous_summary"], "A small team with a falls-prevention device");
+        let one = app.get(&format!("/api/v1/matches/{}", seen_by_b["id"].as_str().expect("id")), Some(&b.token)).await;
+        assert_eq!(one.status(), StatusCode::OK);
+        let one: Value = one.json().await.expect("json");
+        assert_eq!(one["alias"], seen_by_b["alias"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_organisation_has_unrelated_aliases_in_different_matches() {
+    on_every_backend(async |app: TestApp| {
+        let (_, b, c) = three_members(&app).await;
+        let a_seen_by_b = match_with(&app, &b, "sme").await;
+        let a_seen_by_c = match_with(&app, &c, "sme").await;
+        assert_ne!(a_seen_by_b["id"], a_seen_by_c["id"]);
+        assert_ne!(a_seen_by_b["alias"], a_seen_by_c["alias"], "two members cannot link their views");
+    })
+    .await;
+}
+
+/// Fails on anything in `value` that could identify an organisation by an internal id: any
+/// integer, and any `*id` field that is not a match's UUID.
+fn assert_no_internal_ids(value: &Value, path: &str) {
+    match value {
+        Value::Number(n) => assert!(!(n.is_i64() || n.is_u64()), "integer at {path}: {n}"),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| assert_no_internal_ids(v, &format!("{path}[{i}]")))
+        }
+        Value::Object(fields) => {
+            for (key, v) in fields {
+                if key.ends_with("id") {
+                    assert!(v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()), "{path}.{key} = {v}");
+                }
+                assert_no_internal_ids(v, &format!("{path}.{key}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn nothing_identifies_an_organisation_before_it_reveals_itself() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let internal_id = app
+            .store
+            .account_by_email(&domain::EmailAddress::parse(&a.email).expect("email"))
+            .await
+            .expect("store")
+            .expect("account")
+            .organisation
+            .0;
+        let id = match_with(&app, &b, "sme").await["id"].as_str().expect("id").to_owned();
+        let mut seen = Vec::new();
+        let mut record = async |response: reqwest::Response| {
+            let headers = format!("{:?}", response.headers());
+            let body = response.text().await.expect("body");
+            seen.push(format!("{headers}\n{body}"));
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)
+        };
+        let list = record(app.get("/api/v1/matches", Some(&b.token)).await).await;
+        assert_no_internal_ids(&list, "list");
+        let one = record(app.get(&format!("/api/v1/matches/{id}"), Some(&b.token)).await).await;
+        assert_no_internal_ids(&one, "match");
+        let early =
+            app.post(&format!("/api/v1/matches/{id}/outcome"), &json!({"outcome": "met"}), Some(&b.token)).await;
+        assert_eq!(early.status(), StatusCode::CONFLICT);
+        record(early).await;
+        let revealed = app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+        assert_eq!(revealed.status(), StatusCode::OK);
+        let after_own_reveal = record(revealed).await;
+        assert_no_internal_ids(&after_own_reveal, "reveal");
+        assert!(after_own_reveal["identity"].is_null(), "B revealing itself shows B nothing of A");
+        record(app.get("/api/v1/me", Some(&b.token)).await).await;
+        app.deliver_emails().await;
+        seen.extend(app.emails_to(&b.email));
+        let secrets = [a.name.as_str(), "Acme", a.email.as_str(), "acme-secret.example", "confidential plans"];
+        for text in &seen {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret:?} leaked to the other side:\n{text}");
+            }
+        }
+        assert!(!seen.iter().any(|t| t.contains(&format!("\"organisation_id\":{internal_id}"))));
+
+        // Once A reveals itself, B sees who A is; A still sees nothing of B until B did, which
+        // it has, so both are now connected.
+        let a_reveals = app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        assert_eq!(a_reveals.status(), StatusCode::OK);
+        let view: Value = app.get(&format!("/api/v1/matches/{id}"), Some(&b.token)).await.json().await.expect("json");
+        assert_eq!(view["their_status"], "revealed");
+        assert_eq!(view["identity"]["organisation_name"], "Acme Secret Ltd");
+        assert_eq!(view["identity"]["contact_email"], "ann@acme-secret.example");
+        assert_eq!(view["identity"]["website"], "https://acme-secret.example/about");
+        assert_eq!(view["connected"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn identity_stays_hidden_until_the_other_side_reveals() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let id = match_with(&app, &a, "health_org").await["id"].as_str().expect("id").to_owned();
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        let a_view: Value = app.get(&format!("/api/v1/matches/{id}"), Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(a_view["my_status"], "revealed");
+        assert_eq!(a_view["their_status"], "hidden");
+        assert!(a_view["identity"].is_null());
+        let text = serde_json::to_string(&a_view).expect("json");
+        assert!(!text.contains("Riverside") && !text.contains("bo@trust.example"));
+        let b_view: Value = app.get(&format!("/api/v1/matches/{id}"), Some(&b.token)).await.json().await.expect("json");
+        assert_eq!(b_view["their_status"], "revealed");
+        assert_eq!(b_view["connected"], false);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_match_the_caller_is_not_party_to_is_404() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, c) = three_members(&app).await;
+        let id = match_with(&app, &a, "health_org").await["id"].as_str().expect("id").to_owned();
+        let _ = b;
+        let paths = [
+            format!("/api/v1/matches/{id}"),
+            format!("/api/v1/matches/{}", uuid::Uuid::new_v4()),
+            "/api/v1/matches/not-a-uuid".to_owned(),
+        ];
+        for path in &paths {
+            assert_eq!(app.get(path, Some(&c.token)).await.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        for action in ["reveal", "decline"] {
+            let response = app.post(&format!("/api/v1/matches/{id}/{action}"), &json!({}), Some(&c.token)).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+        }
+        let outcome =
+            app.post(&format!("/api/v1/matches/{id}/outcome"), &json!({"outcome": "met"}), Some(&c.token)).await;
+        assert_eq!(outcome.status(), StatusCode::NOT_FOUND);
+        // Nothing changed for the parties.
+        let view = match_with(&app, &a, "health_org").await;
+        assert_eq!(view["their_status"], "hidden");
+        assert_eq!(view["my_status"], "suggested");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decline_hides_the_match_from_the_decliner_only() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let id = match_with(&app, &b, "sme").await["id"].as_str().expect("id").to_owned();
+        let declined = app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&b.token)).await;
+        assert_eq!(declined.status(), StatusCode::OK);
+        assert!(matches_of(&app, &b).await.iter().all(|m| m["id"] != id.as_str()), "gone from B's list");
+        let seen_by_a = match_with(&app, &a, "health_org").await;
+        assert_eq!(seen_by_a["id"], id.as_str());
+        assert_eq!(seen_by_a["their_status"], "hidden", "A is never told");
+        assert!(!serde_json::to_string(&seen_by_a).expect("json").contains("declin"));
+        // A later scoring pass does not bring it back.
+        app.score().await;
+        assert!(matches_of(&app, &b).await.iter().all(|m| m["id"] != id.as_str()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revealing_at_the_same_moment_connects_once_and_mails_each_side_once() {
+    on_every_backend(async |app: TestApp| {
+        let (a, _, c) = three_members(&app).await;
+        let id = match_with(&app, &a, "academic").await["id"].as_str().expect("id").to_owned();
+        let path = format!("/api/v1/matches/{id}/reveal");
+        let empty = json!({});
+        let (first, second) =
+            tokio::join!(app.post(&path, &empty, Some(&a.token)), app.post(&path, &empty, Some(&c.token)));
+        assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+        // Revealing again changes nothing and sends nothing.
+        assert_eq!(app.post(&path, &json!({}), Some(&a.token)).await.status(), StatusCode::OK);
+        app.deliver_emails().await;
+        let to_a: Vec<String> = app.emails_to(&a.email).into_iter().filter(|e| e.contains("connected")).collect();
+        let to_c: Vec<String> = app.emails_to(&c.email).into_iter().filter(|e| e.contains("connected")).collect();
+        assert_eq!((to_a.len(), to_c.len()), (1, 1), "one email each");
+        assert!(to_a[0].contains("University of Elsewhere") && to_a[0].contains(&c.email));
+        assert!(to_c[0].contains("Acme Secret Ltd") && to_c[0].contains(&a.email));
+        assert!(to_a[0].contains("Content-Type: text/plain") && to_a[0].contains("Content-Type: text/html"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn outcomes_are_reported_once_connected() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let id = match_with(&app, &a, "health_org").await["id"].as_str().expect("id").to_owned();
+        let outcome = format!("/api/v1/matches/{id}/outcome");
+        let early = app.post(&outcome, &json!({"outcome": "met"}), Some(&a.token)).await;
+        assert_eq!(early.status(), StatusCode::CONFLICT);
+        for member in [&a, &b] {
+            app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&member.token)).await;
+        }
+        let bad = app.post(&outcome, &json!({"outcome": "married"}), Some(&a.token)).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = bad.json().await.expect("json");
+        assert!(body["error"]["fields"]["outcome"].is_array());
+        let met = app.post(&outcome, &json!({"outcome": "collaborating"}), Some(&a.token)).await;
+        assert_eq!(met.status(), StatusCode::OK);
+        let view: Value = met.json().await.expect("json");
+        assert_eq!(view["my_outcome"], "collaborating");
+    })
+    .await;
+}
