@@ -1,9 +1,6 @@
 //! Passwords (argon2id), access tokens (HS256 JWT with issuer, audience and expiry checked)
 //! and the `Member` extractor that turns a bearer token into the caller's account.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -21,9 +18,14 @@ use crate::state::AppState;
 const ISSUER: &str = "matchwell";
 const AUDIENCE: &str = "matchwell-api";
 
+/// What a token says: the account (`sub`, its random public id), its organisation and role,
+/// so that a request needs no database look-up to know who is calling. Tokens go only to the
+/// account's owner.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    org: i64,
+    role: String,
     iss: String,
     aud: String,
     iat: i64,
@@ -55,11 +57,13 @@ impl Tokens {
         Tokens { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, ttl }
     }
 
-    /// A token for the account with this public id; and its lifetime in seconds.
-    pub fn issue(&self, public_id: &str) -> Result<(String, i64), ApiError> {
+    /// A token for a verified account; and its lifetime in seconds.
+    pub fn issue(&self, account: &Account) -> Result<(String, i64), ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
-            sub: public_id.to_owned(),
+            sub: account.public_id.clone(),
+            org: account.organisation.0,
+            role: if account.role == Role::Facilitator { "facilitator" } else { "member" }.to_owned(),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat: now,
@@ -70,9 +74,10 @@ impl Tokens {
         Ok((token, self.ttl.num_seconds()))
     }
 
-    /// The account public id a valid token speaks for.
-    fn subject(&self, token: &str) -> Option<String> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims.sub)
+    /// The caller a valid token speaks for.
+    fn member(&self, token: &str) -> Option<Member> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        Some(Member { public_id: claims.sub, org: OrgId(claims.org), facilitator: claims.role == "facilitator" })
     }
 }
 
@@ -110,43 +115,39 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
-/// The authenticated caller: a verified account and its organisation.
+/// The authenticated caller: a verified account (tokens are issued only to those) and its
+/// organisation.
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub account: Account,
+    pub public_id: String,
+    org: OrgId,
+    facilitator: bool,
 }
 
 impl Member {
     pub fn org(&self) -> OrgId {
-        self.account.organisation
+        self.org
     }
 
     pub fn is_facilitator(&self) -> bool {
-        self.account.role == Role::Facilitator
+        self.facilitator
     }
 }
 
 impl FromRequest for Member {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Member, ApiError>>>>;
+    type Future = std::future::Ready<Result<Member, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let bearer = request
+        let Some(state) = request.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(ApiError::unexpected(anyhow::anyhow!("no state"), "reading the app state")));
+        };
+        let member = request
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(|t| t.trim().to_owned());
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no state"), "reading the app state"))?;
-            let subject = bearer.and_then(|t| state.tokens.subject(&t)).ok_or(ApiError::Unauthenticated)?;
-            let account = state.store.account_by_public_id(&subject).await?.ok_or(ApiError::Unauthenticated)?;
-            if !account.verified {
-                return Err(ApiError::EmailNotVerified);
-            }
-            Ok(Member { account })
-        })
+            .and_then(|token| state.tokens.member(token.trim()));
+        std::future::ready(member.ok_or(ApiError::Unauthenticated))
     }
 }

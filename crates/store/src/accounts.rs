@@ -166,12 +166,12 @@ impl Store {
     }
 
     pub async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
-        let found = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&self.db).await?;
+        let found = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&self.read).await?;
         Ok(found.and_then(account))
     }
 
     pub async fn account_by_public_id(&self, public_id: &str) -> Result<Option<Account>, StoreError> {
-        let found = account::Entity::find().filter(account::Column::PublicId.eq(public_id)).one(&self.db).await?;
+        let found = account::Entity::find().filter(account::Column::PublicId.eq(public_id)).one(&self.read).await?;
         Ok(found.and_then(account))
     }
 }

@@ -3,9 +3,9 @@
 //! that work at the same time.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::ConnectionTrait;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, statement};
 
 impl Store {
     /// Takes or renews the lease `name` for `holder` until `now + ttl`; whether it is held.
@@ -16,28 +16,18 @@ impl Store {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let backend = self.backend();
-        let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
-        let sql = format!(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ({}, {}, {}) \
+        let sql = "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE leases.expires_at < {} OR leases.holder = excluded.holder",
-            p(1),
-            p(2),
-            p(3),
-            p(4)
-        );
+             WHERE leases.expires_at < ? OR leases.holder = excluded.holder";
         let values = [name.into(), holder.into(), (now + ttl).into(), now.into()];
-        let result = self.db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let result = self.db.execute_raw(statement(self.backend(), sql, values)).await?;
         Ok(result.rows_affected() == 1)
     }
 
     /// Gives the lease up if `holder` has it.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let backend = self.backend();
-        let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
-        let sql = format!("DELETE FROM leases WHERE name = {} AND holder = {}", p(1), p(2));
-        self.db.execute_raw(Statement::from_sql_and_values(backend, sql, [name.into(), holder.into()])).await?;
+        let sql = "DELETE FROM leases WHERE name = ? AND holder = ?";
+        self.db.execute_raw(statement(self.backend(), sql, [name.into(), holder.into()])).await?;
         Ok(())
     }
 }

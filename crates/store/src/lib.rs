@@ -27,30 +27,37 @@ pub use error::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OrgId(pub i64);
 
-/// The database, shared by every request and worker (cheap to clone).
+/// The database, shared by every request and worker (cheap to clone). On SQLite, writes go
+/// through one connection (so writers never contend) and reads through a small pool that
+/// runs beside it (WAL); on PostgreSQL both are the same pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    read: DatabaseConnection,
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite gets one connection, so
-    /// writers never contend; PostgreSQL gets a pool.
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let sqlite = url.starts_with("sqlite:");
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .max_connections(if sqlite { 1 } else { 16 })
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            .sqlx_logging(false);
-        let db = Database::connect(options).await?;
-        if sqlite {
-            db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-                .await?;
+        let pool = |connections: u32| {
+            let mut options = ConnectOptions::new(url.to_owned());
+            options
+                .max_connections(connections)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            options
+        };
+        if !url.starts_with("sqlite:") {
+            let db = Database::connect(pool(16)).await?;
+            return Ok(Store { read: db.clone(), db });
         }
-        Ok(Store { db })
+        let db = Database::connect(pool(1)).await?;
+        db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+            .await?;
+        let read = Database::connect(pool(4)).await?;
+        Ok(Store { db, read })
     }
 
     /// Applies pending migrations.
@@ -61,13 +68,37 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await?;
+        self.read.ping().await?;
         Ok(())
     }
 
     pub(crate) fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
+}
+
+/// A statement written with `?` placeholders, numbered `$1, $2, …` for PostgreSQL.
+pub(crate) fn statement(
+    backend: DatabaseBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let sql = if backend == DatabaseBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// A list stored as a JSON array.

@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, Set};
 
 use crate::entities::email_queue;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, statement};
 
 /// An email to queue.
 #[derive(Clone, PartialEq, Eq)]
@@ -90,21 +88,15 @@ impl Store {
     pub async fn claim_email(&self, now: DateTime<Utc>) -> Result<Option<QueuedEmail>, StoreError> {
         let backend = self.backend();
         let skip_locked = if backend == DatabaseBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
         let sql = format!(
-            "UPDATE email_queue SET claimed_until = {until}, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= {now1} \
-                         AND (claimed_until IS NULL OR claimed_until < {now2}) ORDER BY id LIMIT 1 {skip_locked}) \
-               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < {now3}) \
-             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, attempts",
-            until = p(1),
-            now1 = p(2),
-            now2 = p(3),
-            now3 = p(4),
+            "UPDATE email_queue SET claimed_until = ?, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= ? \
+                         AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1 {skip_locked}) \
+               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) \
+             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, attempts"
         );
-        let statement =
-            Statement::from_sql_and_values(backend, sql, [(now + CLAIM).into(), now.into(), now.into(), now.into()]);
-        Ok(QueuedEmail::find_by_statement(statement).one(&self.db).await?)
+        let values = [(now + CLAIM).into(), now.into(), now.into(), now.into()];
+        Ok(QueuedEmail::find_by_statement(statement(backend, &sql, values)).one(&self.db).await?)
     }
 
     /// Marks a claimed email as sent.
@@ -133,6 +125,6 @@ impl Store {
     /// Emails not sent yet.
     pub async fn pending_emails(&self) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(email_queue::Entity::find().filter(email_queue::Column::SentAt.is_null()).count(&self.db).await?)
+        Ok(email_queue::Entity::find().filter(email_queue::Column::SentAt.is_null()).count(&self.read).await?)
     }
 }

@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::entities::{account, match_party, matches, organisation};
 use crate::mail::{NewEmail, enqueue};
-use crate::{OrgId, Store, StoreError, from_json, to_json};
+use crate::{OrgId, Store, StoreError, from_json, statement, to_json};
 
 /// What a party did with a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,46 +170,84 @@ struct OpenCount {
     open: i64,
 }
 
-fn view(
-    mine: &match_party::Model,
-    theirs: &match_party::Model,
-    record: &matches::Model,
-    counterpart: &organisation::Model,
-    email: Option<&String>,
-) -> PartyView {
-    let profile = crate::organisations::profile(counterpart);
-    let their_revealed = PartyStatus::parse(&theirs.status) == PartyStatus::Revealed;
-    let identity = match (their_revealed, email) {
-        (true, Some(email)) => Some(Identity {
-            organisation_name: counterpart.name.clone(),
-            website: profile.website.clone(),
-            contact_email: email.clone(),
-            description: profile.description.clone(),
-        }),
-        _ => None,
-    };
-    PartyView {
-        id: record.id.clone(),
-        alias: theirs.alias.clone(),
-        score: record.score,
-        confidence: record.confidence,
-        compatibility: from_json(&record.compatibility),
-        explanation: from_json(&mine.explanation),
-        my_status: PartyStatus::parse(&mine.status),
-        their_revealed,
-        counterpart: AnonymousProfile {
-            kind: OrgKind::parse(&counterpart.kind).unwrap_or(OrgKind::Other),
-            sectors: profile.sectors,
-            region: profile.region,
-            size_band: profile.size_band,
-            innovation_stage: profile.innovation_stage,
-            capabilities_offered: profile.capabilities_offered,
-            capabilities_sought: profile.capabilities_sought,
-            anonymous_summary: profile.anonymous_summary,
-        },
-        identity,
-        connected: record.connected_at.is_some(),
-        my_outcome: mine.outcome.as_deref().and_then(Outcome::parse),
+/// One row of a party's view: the other side's identity columns are selected only when it
+/// has revealed itself, so an unrevealed identity never leaves the database.
+#[derive(Debug, FromQueryResult)]
+struct ViewRow {
+    id: String,
+    score: f64,
+    confidence: f64,
+    compatibility: String,
+    connected_at: Option<DateTime<Utc>>,
+    my_status: String,
+    explanation: String,
+    outcome: Option<String>,
+    alias: String,
+    their_status: String,
+    kind: String,
+    sectors: String,
+    region: Option<String>,
+    size_band: Option<String>,
+    innovation_stage: Option<String>,
+    capabilities_offered: String,
+    capabilities_sought: String,
+    anonymous_summary: Option<String>,
+    identity_name: Option<String>,
+    identity_website: Option<String>,
+    identity_description: Option<String>,
+    identity_email: Option<String>,
+}
+
+const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.connected_at, \
+       mine.status AS my_status, mine.explanation, mine.outcome, theirs.alias, theirs.status AS their_status, \
+       o.kind, o.sectors, o.region, o.size_band, o.innovation_stage, o.capabilities_offered, \
+       o.capabilities_sought, o.anonymous_summary, \
+       CASE WHEN theirs.status = 'revealed' THEN o.name END AS identity_name, \
+       CASE WHEN theirs.status = 'revealed' THEN o.website END AS identity_website, \
+       CASE WHEN theirs.status = 'revealed' THEN o.description END AS identity_description, \
+       CASE WHEN theirs.status = 'revealed' THEN a.email END AS identity_email \
+  FROM match_parties mine \
+  JOIN matches m ON m.id = mine.match_id \
+  JOIN match_parties theirs ON theirs.match_id = mine.match_id AND theirs.organisation_id <> mine.organisation_id \
+  JOIN organisations o ON o.id = theirs.organisation_id \
+  LEFT JOIN accounts a ON a.organisation_id = o.id \
+ WHERE mine.organisation_id = ?";
+
+impl From<ViewRow> for PartyView {
+    fn from(row: ViewRow) -> PartyView {
+        let their_revealed = PartyStatus::parse(&row.their_status) == PartyStatus::Revealed;
+        let identity = match (their_revealed, row.identity_name, row.identity_email) {
+            (true, Some(organisation_name), Some(contact_email)) => Some(Identity {
+                organisation_name,
+                website: row.identity_website,
+                contact_email,
+                description: row.identity_description,
+            }),
+            _ => None,
+        };
+        PartyView {
+            id: row.id,
+            alias: row.alias,
+            score: row.score,
+            confidence: row.confidence,
+            compatibility: from_json(&row.compatibility),
+            explanation: from_json(&row.explanation),
+            my_status: PartyStatus::parse(&row.my_status),
+            their_revealed,
+            counterpart: AnonymousProfile {
+                kind: OrgKind::parse(&row.kind).unwrap_or(OrgKind::Other),
+                sectors: from_json(&row.sectors),
+                region: row.region,
+                size_band: row.size_band,
+                innovation_stage: row.innovation_stage,
+                capabilities_offered: from_json(&row.capabilities_offered),
+                capabilities_sought: from_json(&row.capabilities_sought),
+                anonymous_summary: row.anonymous_summary,
+            },
+            identity,
+            connected: row.connected_at.is_some(),
+            my_outcome: row.outcome.as_deref().and_then(Outcome::parse),
+        }
     }
 }
 
@@ -320,71 +358,20 @@ impl Store {
         Ok(saved)
     }
 
-    /// The caller's matches that it has not declined, best first.
+    /// The caller's matches that it has not declined, best first, in one query.
     pub async fn matches_for(&self, org: OrgId) -> Result<Vec<PartyView>, StoreError> {
-        let mine = match_party::Entity::find()
-            .filter(match_party::Column::OrganisationId.eq(org.0))
-            .filter(match_party::Column::Status.ne(PartyStatus::Declined.as_str()))
-            .all(&self.db)
-            .await?;
-        let mut views = self.views(org, mine).await?;
-        views.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        Ok(views)
+        let sql = format!("{VIEW} AND mine.status <> 'declined' ORDER BY m.score DESC, m.id");
+        let rows = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into()])).all(&self.read).await?;
+        Ok(rows.into_iter().map(PartyView::from).collect())
     }
 
     /// One match as the caller sees it; [`StoreError::NotFound`] unless the caller is a party.
     pub async fn match_for(&self, org: OrgId, id: &str) -> Result<PartyView, StoreError> {
-        let mine = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
-        let mine = mine.ok_or(StoreError::NotFound)?;
-        self.views(org, vec![mine]).await?.pop().ok_or(StoreError::NotFound)
-    }
-
-    async fn views(&self, org: OrgId, mine: Vec<match_party::Model>) -> Result<Vec<PartyView>, StoreError> {
-        let ids: Vec<String> = mine.iter().map(|p| p.match_id.clone()).collect();
-        let mut records = HashMap::new();
-        let mut theirs = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let found = matches::Entity::find().filter(matches::Column::Id.is_in(chunk.to_vec())).all(&self.db).await?;
-            records.extend(found.into_iter().map(|m| (m.id.clone(), m)));
-            let parties = match_party::Entity::find()
-                .filter(match_party::Column::MatchId.is_in(chunk.to_vec()))
-                .filter(match_party::Column::OrganisationId.ne(org.0))
-                .all(&self.db)
-                .await?;
-            theirs.extend(parties.into_iter().map(|p| (p.match_id.clone(), p)));
-        }
-        let others: Vec<i64> = theirs.values().map(|p| p.organisation_id).collect();
-        let mut orgs = HashMap::new();
-        for chunk in others.chunks(500) {
-            let found = organisation::Entity::find()
-                .filter(organisation::Column::Id.is_in(chunk.to_vec()))
-                .all(&self.db)
-                .await?;
-            orgs.extend(found.into_iter().map(|o| (o.id, o)));
-        }
-        // Contact emails of revealed counterparts only.
-        let revealed: Vec<i64> = theirs
-            .values()
-            .filter(|p| PartyStatus::parse(&p.status) == PartyStatus::Revealed)
-            .map(|p| p.organisation_id)
-            .collect();
-        let mut emails = HashMap::new();
-        for chunk in revealed.chunks(500) {
-            let found = account::Entity::find()
-                .filter(account::Column::OrganisationId.is_in(chunk.to_vec()))
-                .all(&self.db)
-                .await?;
-            emails.extend(found.into_iter().map(|a| (a.organisation_id, a.email)));
-        }
-        Ok(mine
-            .iter()
-            .filter_map(|party| {
-                let record = records.get(&party.match_id)?;
-                let other = theirs.get(&party.match_id)?;
-                let counterpart = orgs.get(&other.organisation_id)?;
-                Some(view(party, other, record, counterpart, emails.get(&other.organisation_id)))
-            })
-            .collect())
+        let sql = format!("{VIEW} AND m.id = ?");
+        let row = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into(), id.into()]))
+            .one(&self.read)
+            .await?;
+        row.map(PartyView::from).ok_or(StoreError::NotFound)
     }
 
     /// Reveals the caller to the other side (irreversible, and repeating it changes nothing).

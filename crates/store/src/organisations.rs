@@ -76,7 +76,7 @@ fn raw_answer(model: answer::Model) -> RawAnswer {
 
 impl Store {
     pub async fn organisation(&self, id: OrgId) -> Result<Organisation, StoreError> {
-        let found = organisation::Entity::find_by_id(id.0).one(&self.db).await?;
+        let found = organisation::Entity::find_by_id(id.0).one(&self.read).await?;
         found.map(organisation).ok_or(StoreError::NotFound)
     }
 
@@ -101,7 +101,7 @@ impl Store {
     }
 
     pub async fn answers(&self, id: OrgId, questionnaire: &Questionnaire) -> Result<AnswerSet, StoreError> {
-        let rows = answer::Entity::find().filter(answer::Column::OrganisationId.eq(id.0)).all(&self.db).await?;
+        let rows = answer::Entity::find().filter(answer::Column::OrganisationId.eq(id.0)).all(&self.read).await?;
         Ok(AnswerSet::from_stored(questionnaire, rows.into_iter().map(raw_answer)))
     }
 
@@ -152,13 +152,13 @@ impl Store {
         if let Some(since) = since {
             query = query.filter(organisation::Column::ChangedAt.gte(since));
         }
-        let orgs = query.all(&self.db).await?;
+        let orgs = query.all(&self.read).await?;
         let mut answers: HashMap<i64, Vec<RawAnswer>> = HashMap::new();
         let mut rows = answer::Entity::find();
         if since.is_some() {
             rows = rows.filter(answer::Column::OrganisationId.is_in(orgs.iter().map(|o| o.id)));
         }
-        for row in rows.all(&self.db).await? {
+        for row in rows.all(&self.read).await? {
             answers.entry(row.organisation_id).or_default().push(raw_answer(row));
         }
         Ok(orgs

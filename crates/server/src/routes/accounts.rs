@@ -135,7 +135,7 @@ pub async fn login(
         return Err(ApiError::EmailNotVerified);
     }
     state.limiter.clear(&by_email);
-    let (access_token, expires_in) = state.tokens.issue(&account.public_id)?;
+    let (access_token, expires_in) = state.tokens.issue(&account)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": access_token,
         "token_type": "Bearer",

@@ -41,12 +41,13 @@ fn profile_body(profile: &Profile) -> ProfileBody<'_> {
 
 #[get("/me")]
 pub async fn get_me(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
     let org = state.store.organisation(member.org()).await?;
     let answers = state.store.answers(member.org(), &state.catalogue.questionnaire).await?;
     Ok(HttpResponse::Ok().json(json!({
         "organisation": {"name": org.name, "kind": org.kind.as_str(), "created_at": org.created_at},
         "account": {
-            "email": member.account.email.as_str(),
+            "email": account.email.as_str(),
             "role": if member.is_facilitator() { "facilitator" } else { "member" },
         },
         "profile": profile_body(&org.profile),
