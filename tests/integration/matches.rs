@@ -276,3 +276,22 @@ async fn outcomes_are_reported_once_connected() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_match_list_shows_every_change_at_once() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let before = match_with(&app, &a, "health_org").await;
+        let id = before["id"].as_str().expect("id").to_owned();
+        assert_eq!(before["their_status"], "hidden");
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+        assert_eq!(match_with(&app, &a, "health_org").await["their_status"], "revealed", "a reveal shows at once");
+        let summary = json!({"anonymous_summary": "Now with a new summary"});
+        assert_eq!(app.put("/api/v1/me/profile", &summary, &b.token).await.status(), StatusCode::OK);
+        let after = match_with(&app, &a, "health_org").await;
+        assert_eq!(after["counterpart"]["anonymous_summary"], "Now with a new summary");
+        app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&a.token)).await;
+        assert!(matches_of(&app, &a).await.iter().all(|m| m["id"] != id.as_str()), "a decline shows at once");
+    })
+    .await;
+}

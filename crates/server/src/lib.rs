@@ -8,6 +8,7 @@
 //! come from the store's party view, which holds the other side's identity only once revealed.
 
 pub mod auth;
+mod cache;
 pub mod config;
 pub mod errors;
 mod limits;

@@ -75,6 +75,7 @@ impl Application {
             limiter: RateLimiter::default(),
             scoring,
             dummy_hash,
+            match_lists: Default::default(),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {

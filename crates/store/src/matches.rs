@@ -274,12 +274,22 @@ impl Store {
         .await?;
         let mut open: HashMap<i64, usize> = counts.into_iter().map(|c| (c.organisation_id, c.open as usize)).collect();
         let involved: HashSet<i64> = candidates.iter().flat_map(|c| [c.low.0, c.high.0]).collect();
-        let mut existing: HashMap<(i64, i64), String> = HashMap::new();
+        // Existing pairs with what their parties are shown now, so unchanged ones are left alone.
+        let mut existing: HashMap<(i64, i64), (String, String, f64)> = HashMap::new();
+        let mut explanations: HashMap<(String, i64), String> = HashMap::new();
         let involved: Vec<i64> = involved.into_iter().collect();
         for chunk in involved.chunks(500) {
             let found =
                 matches::Entity::find().filter(matches::Column::OrgLow.is_in(chunk.iter().copied())).all(&txn).await?;
-            existing.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), m.id)));
+            let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
+            existing.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), (m.id, m.compatibility, m.score))));
+            for ids in ids.chunks(500) {
+                let parties = match_party::Entity::find()
+                    .filter(match_party::Column::MatchId.is_in(ids.to_vec()))
+                    .all(&txn)
+                    .await?;
+                explanations.extend(parties.into_iter().map(|p| ((p.match_id, p.organisation_id), p.explanation)));
+            }
         }
         let mut saved = Saved::default();
         let mut new_matches = Vec::new();
@@ -287,7 +297,17 @@ impl Store {
         for candidate in candidates {
             let (low, high) = (candidate.low.0, candidate.high.0);
             let compatibility = to_json(&candidate.compatibility);
-            if let Some(id) = existing.get(&(low, high)) {
+            if let Some((id, shown, score)) = existing.get(&(low, high)) {
+                let explained = |org: i64, explanation: &Vec<String>| {
+                    explanations.get(&(id.clone(), org)).is_some_and(|e| *e == to_json(explanation))
+                };
+                if *shown == compatibility
+                    && *score == candidate.score
+                    && explained(low, &candidate.explanation_low)
+                    && explained(high, &candidate.explanation_high)
+                {
+                    continue;
+                }
                 matches::Entity::update_many()
                     .col_expr(matches::Column::Score, sea_orm::sea_query::Expr::value(candidate.score))
                     .col_expr(matches::Column::Confidence, sea_orm::sea_query::Expr::value(candidate.confidence))
@@ -316,7 +336,7 @@ impl Store {
                 continue;
             }
             let id = uuid::Uuid::new_v4().to_string();
-            existing.insert((low, high), id.clone());
+            existing.insert((low, high), (id.clone(), compatibility.clone(), candidate.score));
             *open.entry(low).or_default() += 1;
             *open.entry(high).or_default() += 1;
             new_matches.push(matches::ActiveModel {
@@ -363,6 +383,30 @@ impl Store {
         let sql = format!("{VIEW} AND mine.status <> 'declined' ORDER BY m.score DESC, m.id");
         let rows = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into()])).all(&self.read).await?;
         Ok(rows.into_iter().map(PartyView::from).collect())
+    }
+
+    /// A fingerprint of everything [`Store::matches_for`] would show `org`: it changes whenever a
+    /// match is added, declined, revealed, re-scored or reported on, or a counterpart changes
+    /// its profile. One row, so checking it costs little more than a ping.
+    pub async fn matches_version(&self, org: OrgId) -> Result<String, StoreError> {
+        let sql = "SELECT COUNT(*) AS n, MAX(m.updated_at) AS matches_at, MAX(o.changed_at) AS profiles_at \
+              FROM match_parties mine \
+              JOIN matches m ON m.id = mine.match_id \
+              JOIN match_parties theirs ON theirs.match_id = mine.match_id AND theirs.organisation_id <> mine.organisation_id \
+              JOIN organisations o ON o.id = theirs.organisation_id \
+             WHERE mine.organisation_id = ? AND mine.status <> 'declined'";
+        #[derive(FromQueryResult)]
+        struct Version {
+            n: i64,
+            matches_at: Option<DateTime<Utc>>,
+            profiles_at: Option<DateTime<Utc>>,
+        }
+        let version =
+            Version::find_by_statement(statement(self.backend(), sql, [org.0.into()])).one(&self.read).await?;
+        Ok(version.map_or_else(String::new, |v| {
+            let time = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros()).unwrap_or_default();
+            format!("{}-{}-{}", v.n, time(v.matches_at), time(v.profiles_at))
+        }))
     }
 
     /// One match as the caller sees it; [`StoreError::NotFound`] unless the caller is a party.
@@ -439,10 +483,13 @@ impl Store {
         let party = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
         let party = party.ok_or(StoreError::NotFound)?;
         if PartyStatus::parse(&party.status) != PartyStatus::Declined {
+            let txn = self.db.begin().await?;
             let mut row = party.into_active_model();
             row.status = Set(PartyStatus::Declined.as_str().to_owned());
             row.declined_at = Set(Some(now));
-            row.update(&self.db).await?;
+            row.update(&txn).await?;
+            touch(&txn, id, now).await?;
+            txn.commit().await?;
         }
         Ok(())
     }
@@ -464,12 +511,25 @@ impl Store {
         if record.connected_at.is_none() {
             return Err(StoreError::State("an outcome can be reported once both sides have revealed themselves"));
         }
+        let txn = self.db.begin().await?;
         let mut row = party.into_active_model();
         row.outcome = Set(Some(outcome.as_str().to_owned()));
         row.outcome_at = Set(Some(now));
-        row.update(&self.db).await?;
+        row.update(&txn).await?;
+        touch(&txn, id, now).await?;
+        txn.commit().await?;
         Ok(())
     }
+}
+
+/// Marks a match as changed, so that cached views of it are rebuilt.
+async fn touch(txn: &DatabaseTransaction, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    matches::Entity::update_many()
+        .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(matches::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 async fn parties(

@@ -52,8 +52,20 @@ fn match_id(raw: &str) -> Result<String, ApiError> {
 
 #[get("/matches")]
 pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let views = state.store.matches_for(member.org()).await?;
-    Ok(HttpResponse::Ok().json(json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()})))
+    let version = state.store.matches_version(member.org()).await?;
+    let body = match state.match_lists.get(member.org(), &version) {
+        Some(body) => body,
+        None => {
+            let views = state.store.matches_for(member.org()).await?;
+            let list = json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()});
+            let body = web::Bytes::from(
+                serde_json::to_vec(&list).map_err(|e| ApiError::unexpected(e, "failed to render matches"))?,
+            );
+            state.match_lists.put(member.org(), version, body.clone());
+            body
+        }
+    };
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 #[get("/matches/{id}")]
