@@ -18,6 +18,7 @@ fi
 "$bin" serve & server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -sf "http://$MATCHWELL_BIND/healthz" >/dev/null && break; sleep 0.2; done
+sleep "${SETTLE:-10}"  # let the server's first scoring pass (it loads everyone) finish
 token=$(curl -sf -X POST "http://$MATCHWELL_BIND/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"email":"demo-7-0@matchwell-demo.example","password":"matchwell-demo"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 matches=$(curl -sf "http://$MATCHWELL_BIND/api/v1/matches" -H "authorization: Bearer $token" | grep -o '"alias"' | wc -l)

@@ -292,6 +292,18 @@ async fn the_match_list_shows_every_change_at_once() {
         assert_eq!(after["counterpart"]["anonymous_summary"], "Now with a new summary");
         app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&a.token)).await;
         assert!(matches_of(&app, &a).await.iter().all(|m| m["id"] != id.as_str()), "a decline shows at once");
+
+        // A change made by another process (here, straight through the store) shows within
+        // about a second.
+        let with_c = match_with(&app, &a, "academic").await["id"].as_str().expect("id").to_owned();
+        let email = domain::EmailAddress::parse("cy@uni.example").expect("email");
+        let c_org = app.store.account_by_email(&email).await.expect("store").expect("account").organisation;
+        app.store.reveal(c_org, &with_c, chrono::Utc::now(), |_| vec![]).await.expect("reveal");
+        let started = std::time::Instant::now();
+        while match_with(&app, &a, "academic").await["their_status"] != "revealed" {
+            assert!(started.elapsed() < std::time::Duration::from_secs(3), "seen within a second or so");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     })
     .await;
 }

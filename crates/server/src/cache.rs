@@ -1,32 +1,84 @@
-//! Rendered match lists per organisation, reused while the store's fingerprint of that list
-//! (`Store::matches_version`) is unchanged. Every request still asks the database for the
-//! fingerprint, so a list is never served stale, across processes too.
+//! Rendered match lists per organisation. A list is served from memory for up to a second
+//! after it was last confirmed current; after that, a one-row fingerprint from the store
+//! (`Store::matches_version`) confirms it or forces a rebuild. Changes made through this
+//! process (reveals, declines, outcomes, profile edits, scoring passes) drop the affected lists
+//! at once, so only changes made by another process can show up to a second late.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use store::OrgId;
 
 /// Most organisations whose lists are kept; past that the cache starts afresh.
 const CAPACITY: usize = 20_000;
+/// How long a confirmed list is served without asking the store.
+pub const FRESH: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct Entry {
+    version: String,
+    body: Bytes,
+    confirmed: Instant,
+}
+
+/// What the cache knows of one organisation's list.
+#[derive(Debug)]
+pub enum Cached {
+    /// Confirmed less than [`FRESH`] ago.
+    Fresh(Bytes),
+    /// Older: current only if the store's fingerprint is still this one.
+    Stale {
+        version: String,
+        body: Bytes,
+    },
+    Missing,
+}
 
 #[derive(Debug, Default)]
 pub struct MatchLists {
-    lists: Mutex<HashMap<OrgId, (String, Bytes)>>,
+    lists: Mutex<HashMap<OrgId, Entry>>,
 }
 
 impl MatchLists {
-    pub fn get(&self, org: OrgId, version: &str) -> Option<Bytes> {
-        let lists = self.lists.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lists.get(&org).filter(|(v, _)| v == version).map(|(_, body)| body.clone())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrgId, Entry>> {
+        self.lists.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn get(&self, org: OrgId) -> Cached {
+        match self.lock().get(&org) {
+            Some(entry) if entry.confirmed.elapsed() < FRESH => Cached::Fresh(entry.body.clone()),
+            Some(entry) => Cached::Stale { version: entry.version.clone(), body: entry.body.clone() },
+            None => Cached::Missing,
+        }
+    }
+
+    /// Marks the list as current again (its fingerprint did not change).
+    pub fn confirm(&self, org: OrgId) {
+        if let Some(entry) = self.lock().get_mut(&org) {
+            entry.confirmed = Instant::now();
+        }
     }
 
     pub fn put(&self, org: OrgId, version: String, body: Bytes) {
-        let mut lists = self.lists.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut lists = self.lock();
         if lists.len() >= CAPACITY {
             lists.clear();
         }
-        lists.insert(org, (version, body));
+        lists.insert(org, Entry { version, body, confirmed: Instant::now() });
+    }
+
+    /// Drops the lists of these organisations.
+    pub fn forget(&self, orgs: &[OrgId]) {
+        let mut lists = self.lock();
+        for org in orgs {
+            lists.remove(org);
+        }
+    }
+
+    /// Drops every list (after a change that may touch many).
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 }

@@ -60,12 +60,19 @@ impl Application {
             TcpListener::bind(&settings.bind).with_context(|| format!("failed to bind {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let scoring = Arc::new(Notify::new());
+        let match_lists = Arc::new(crate::cache::MatchLists::default());
         let (stop, stopped) = watch::channel(false);
         let mut workers = Vec::new();
         if settings.background_workers {
             workers.push(tokio::spawn(digest::run_worker(store.clone(), mailer, stopped.clone())));
             let matchmaker = Matchmaker::new(catalogue.clone(), settings.matching.clone());
-            workers.push(tokio::spawn(workers::run_scoring(store.clone(), matchmaker, scoring.clone(), stopped)));
+            workers.push(tokio::spawn(workers::run_scoring(
+                store.clone(),
+                matchmaker,
+                scoring.clone(),
+                match_lists.clone(),
+                stopped,
+            )));
         }
         let state = web::Data::new(AppState {
             tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
@@ -75,7 +82,7 @@ impl Application {
             limiter: RateLimiter::default(),
             scoring,
             dummy_hash,
-            match_lists: Default::default(),
+            match_lists,
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {

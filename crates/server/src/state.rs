@@ -22,5 +22,5 @@ pub struct AppState {
     /// A hash of a random password: logins for unknown emails verify against it, so that
     /// they take as long as logins for known ones.
     pub dummy_hash: String,
-    pub match_lists: crate::cache::MatchLists,
+    pub match_lists: Arc<crate::cache::MatchLists>,
 }

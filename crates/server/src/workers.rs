@@ -12,16 +12,27 @@ use store::Store;
 use tokio::sync::{Notify, watch};
 
 use matching::SCORING_LEASE;
+
+use crate::cache::MatchLists;
 const LEASE_TTL: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Runs one scoring pass if the lease can be had; whether it ran.
-pub async fn score_once(store: &Store, matchmaker: &mut Matchmaker, holder: &str, full: bool) -> anyhow::Result<bool> {
+pub async fn score_once(
+    store: &Store,
+    matchmaker: &mut Matchmaker,
+    holder: &str,
+    full: bool,
+    lists: &MatchLists,
+) -> anyhow::Result<bool> {
     if !store.acquire_lease(SCORING_LEASE, holder, Utc::now(), LEASE_TTL).await? {
         return Ok(false);
     }
     let result = matchmaker.run(store, full, Arc::new(|_, _| {})).await;
     store.release_lease(SCORING_LEASE, holder).await?;
     let report = result?;
+    if report.saved.created + report.saved.updated > 0 {
+        lists.clear();
+    }
     if report.rescored > 0 {
         tracing::info!(
             organisations = report.organisations,
@@ -35,10 +46,16 @@ pub async fn score_once(store: &Store, matchmaker: &mut Matchmaker, holder: &str
     Ok(true)
 }
 
-pub async fn run_scoring(store: Store, mut matchmaker: Matchmaker, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+pub async fn run_scoring(
+    store: Store,
+    mut matchmaker: Matchmaker,
+    wake: Arc<Notify>,
+    lists: Arc<MatchLists>,
+    mut stop: watch::Receiver<bool>,
+) {
     let holder = format!("serve-{}", uuid::Uuid::new_v4());
     loop {
-        if let Err(error) = score_once(&store, &mut matchmaker, &holder, false).await {
+        if let Err(error) = score_once(&store, &mut matchmaker, &holder, false, &lists).await {
             tracing::error!(error = %format!("{error:#}"), "scoring failed; will retry");
         }
         tokio::select! {

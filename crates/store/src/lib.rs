@@ -56,7 +56,7 @@ impl Store {
         let db = Database::connect(pool(1)).await?;
         db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
             .await?;
-        let read = Database::connect(pool(4)).await?;
+        let read = Database::connect(pool(8)).await?;
         Ok(Store { db, read })
     }
 

@@ -162,6 +162,8 @@ impl std::fmt::Debug for ConnectedParty {
 pub struct Revealed {
     /// This reveal completed the pair: both sides are now connected (true exactly once).
     pub connected_now: bool,
+    /// The other party (whose view of the match changed).
+    pub other: OrgId,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -475,7 +477,7 @@ impl Store {
             }
         }
         txn.commit().await?;
-        Ok(Revealed { connected_now })
+        Ok(Revealed { connected_now, other: OrgId(theirs.organisation_id) })
     }
 
     /// Hides the match from the caller; the other side is never told.

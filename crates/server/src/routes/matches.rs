@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use store::matches::{Outcome, PartyView};
 
 use crate::auth::Member;
+use crate::cache::Cached;
 use crate::errors::ApiError;
 use crate::state::AppState;
 
@@ -52,17 +53,26 @@ fn match_id(raw: &str) -> Result<String, ApiError> {
 
 #[get("/matches")]
 pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let version = state.store.matches_version(member.org()).await?;
-    let body = match state.match_lists.get(member.org(), &version) {
-        Some(body) => body,
-        None => {
-            let views = state.store.matches_for(member.org()).await?;
-            let list = json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()});
-            let body = web::Bytes::from(
-                serde_json::to_vec(&list).map_err(|e| ApiError::unexpected(e, "failed to render matches"))?,
-            );
-            state.match_lists.put(member.org(), version, body.clone());
-            body
+    let org = member.org();
+    let body = match state.match_lists.get(org) {
+        Cached::Fresh(body) => body,
+        cached => {
+            let version = state.store.matches_version(org).await?;
+            match cached {
+                Cached::Stale { version: known, body } if known == version => {
+                    state.match_lists.confirm(org);
+                    body
+                }
+                _ => {
+                    let views = state.store.matches_for(org).await?;
+                    let list = json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()});
+                    let rendered =
+                        serde_json::to_vec(&list).map_err(|e| ApiError::unexpected(e, "failed to render matches"))?;
+                    let body = web::Bytes::from(rendered);
+                    state.match_lists.put(org, version, body.clone());
+                    body
+                }
+            }
         }
     };
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
@@ -84,6 +94,7 @@ pub async fn reveal(
     let public_url = state.settings.public_url.clone();
     let revealed =
         state.store.reveal(member.org(), &id, Utc::now(), |c| digest::compose::connected(c, &public_url)).await?;
+    state.match_lists.forget(&[member.org(), revealed.other]);
     if revealed.connected_now {
         tracing::info!(match_id = %id, "match connected");
     }
@@ -98,6 +109,7 @@ pub async fn decline(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.store.decline(member.org(), &match_id(&id)?, Utc::now()).await?;
+    state.match_lists.forget(&[member.org()]);
     Ok(HttpResponse::Ok().json(json!({"my_status": "declined"})))
 }
 
@@ -118,6 +130,7 @@ pub async fn outcome(
     let outcome = Outcome::parse(&body.outcome)
         .ok_or_else(|| FieldErrors::one("outcome", "must be one of met, collaborating, no_fit"))?;
     state.store.record_outcome(member.org(), &id, outcome, Utc::now()).await?;
+    state.match_lists.forget(&[member.org()]);
     let view = state.store.match_for(member.org(), &id).await?;
     Ok(HttpResponse::Ok().json(match_view(&view)))
 }

@@ -93,6 +93,8 @@ pub async fn update_profile(
     let org = state.store.organisation(member.org()).await?;
     let profile = org.profile.apply(&patch, &state.catalogue.taxonomy)?;
     state.store.save_profile(member.org(), &profile, Utc::now()).await?;
+    // Counterparts see the anonymous profile in their lists.
+    state.match_lists.clear();
     state.scoring.notify_one();
     Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&profile)})))
 }
