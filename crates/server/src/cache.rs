@@ -46,18 +46,17 @@ impl MatchLists {
         self.lists.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The cached list. Once it is older than [`FRESH`], the first caller gets it as `Stale`
+    /// and checks it with the store, while callers meanwhile keep getting it as `Fresh`, so a
+    /// burst of requests makes one check, not one each.
     pub fn get(&self, org: OrgId) -> Cached {
-        match self.lock().get(&org) {
+        match self.lock().get_mut(&org) {
             Some(entry) if entry.confirmed.elapsed() < FRESH => Cached::Fresh(entry.body.clone()),
-            Some(entry) => Cached::Stale { version: entry.version.clone(), body: entry.body.clone() },
+            Some(entry) => {
+                entry.confirmed = Instant::now();
+                Cached::Stale { version: entry.version.clone(), body: entry.body.clone() }
+            }
             None => Cached::Missing,
-        }
-    }
-
-    /// Marks the list as current again (its fingerprint did not change).
-    pub fn confirm(&self, org: OrgId) {
-        if let Some(entry) = self.lock().get_mut(&org) {
-            entry.confirmed = Instant::now();
         }
     }
 

@@ -59,10 +59,7 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
         cached => {
             let version = state.store.matches_version(org).await?;
             match cached {
-                Cached::Stale { version: known, body } if known == version => {
-                    state.match_lists.confirm(org);
-                    body
-                }
+                Cached::Stale { version: known, body } if known == version => body,
                 _ => {
                     let views = state.store.matches_for(org).await?;
                     let list = json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()});
