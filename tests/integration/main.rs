@@ -6,4 +6,5 @@ mod bench;
 mod helpers;
 mod matches;
 mod me;
+mod pages;
 mod platform;

@@ -10,6 +10,7 @@
 pub mod auth;
 mod cache;
 pub mod config;
+mod csrf;
 pub mod errors;
 mod limits;
 mod routes;

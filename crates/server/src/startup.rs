@@ -97,6 +97,7 @@ impl Application {
                 .app_data(shared.clone())
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+                .app_data(web::FormConfig::default().limit(BODY_LIMIT))
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(crate::errors::ApiError::NotFound)

@@ -5,28 +5,35 @@ mod catalogue;
 mod health;
 mod matches;
 mod me;
+mod pages;
 
 use actix_web::web;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(health::healthz).service(
-        web::scope("/api/v1")
-            .service(accounts::register)
-            .service(accounts::verify)
-            .service(accounts::login)
-            .service(catalogue::taxonomy)
-            .service(catalogue::questionnaire)
-            .service(me::get_me)
-            .service(me::update_profile)
-            .service(me::get_answers)
-            .service(me::save_answers)
-            .service(matches::list)
-            .service(matches::get)
-            .service(matches::reveal)
-            .service(matches::decline)
-            .service(matches::outcome),
-    );
+    config
+        .service(health::healthz)
+        .service(pages::home)
+        .service(pages::stylesheet)
+        .service(pages::verify_page)
+        .service(pages::verify_submit)
+        .service(
+            web::scope("/api/v1")
+                .service(accounts::register)
+                .service(accounts::verify)
+                .service(accounts::login)
+                .service(catalogue::taxonomy)
+                .service(catalogue::questionnaire)
+                .service(me::get_me)
+                .service(me::update_profile)
+                .service(me::get_answers)
+                .service(me::save_answers)
+                .service(matches::list)
+                .service(matches::get)
+                .service(matches::reveal)
+                .service(matches::decline)
+                .service(matches::outcome),
+        );
 }
 
 /// The client's address, for rate limits.
