@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bench;
+mod commands;
 mod helpers;
 mod matches;
 mod me;

@@ -307,3 +307,35 @@ async fn the_match_list_shows_every_change_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_organisation_takes_part_in_at_most_the_configured_number_of_open_matches() {
+    for backend in crate::helpers::backends() {
+        let app = crate::helpers::spawn_app_with(backend, |s| s.matching.max_open = 1).await;
+        let (a, b, c) = three_members(&app).await;
+        let counts =
+            [matches_of(&app, &a).await.len(), matches_of(&app, &b).await.len(), matches_of(&app, &c).await.len()];
+        assert!(counts.iter().all(|n| *n <= 1), "{backend:?}: {counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), 2, "{backend:?}: one match between two of the three");
+        crate::helpers::drop_database(backend, &app.settings.database_url).await;
+    }
+}
+
+#[tokio::test]
+async fn a_match_keeps_its_state_when_scores_change() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let before = match_with(&app, &a, "health_org").await;
+        let id = before["id"].as_str().expect("id").to_owned();
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        // B changes half of its answers; the pair is scored again.
+        let changed = answers(|i, _| usize::from(i % 2 == 1), "very");
+        assert_eq!(app.put("/api/v1/me/answers", &changed, &b.token).await.status(), StatusCode::OK);
+        app.score().await;
+        let after: Value = app.get(&format!("/api/v1/matches/{id}"), Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(after["my_status"], "revealed", "the reveal survives");
+        assert_eq!(after["alias"], before["alias"], "so does the alias");
+        assert!(after["score"].as_f64() < before["score"].as_f64(), "the figures are new: {after}");
+    })
+    .await;
+}
