@@ -39,7 +39,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { k: 10, floor: 0.5, max_open: 25 }
+        Settings { k: 10, floor: 0.45, max_open: 25 }
     }
 }
 

@@ -34,13 +34,13 @@ impl Model {
     }
 
     /// The service's starting model: every question dimension weighs 1, complementarity of
-    /// capabilities as much as all of them together, shared sectors half a dimension, and
+    /// capabilities half as much as all of them together, shared sectors half a dimension, and
     /// mandatory questions exclude.
     pub fn standard(layout: &Layout) -> Model {
         let dimensions = layout.dimensions().len();
         Model {
             dimension_weights: vec![1.0; dimensions],
-            complementarity_weight: dimensions as f32,
+            complementarity_weight: dimensions as f32 / 2.0,
             sector_weight: 0.5,
             mandatory_excludes: true,
             confidence_half: 10.0,
