@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use domain::{EmailAddress, OrgKind, OrganisationName};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use crate::entities::{account, email_token, organisation};
+use crate::entities::{account, email_token};
 use crate::mail::{NewEmail, enqueue};
-use crate::{OrgId, Store, StoreError, to_json};
+use crate::organisations::{insert_organisation, write_answers, write_profile};
+use crate::{OrgId, Store, StoreError};
 
 /// What an account may do beyond its own organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,30 +91,11 @@ impl Store {
         email: impl FnOnce(&str) -> NewEmail,
     ) -> Result<Account, StoreError> {
         let txn = self.db.begin().await?;
-        let empty = to_json::<Vec<String>>(&Vec::new());
-        let org = organisation::ActiveModel {
-            name: Set(registration.name.as_str().to_owned()),
-            kind: Set(registration.kind.as_str().to_owned()),
-            website: Set(None),
-            description: Set(None),
-            anonymous_summary: Set(None),
-            sectors: Set(empty.clone()),
-            region: Set(None),
-            size_band: Set(None),
-            innovation_stage: Set(None),
-            capabilities_offered: Set(empty.clone()),
-            capabilities_sought: Set(empty.clone()),
-            seeking_kinds: Set(empty),
-            created_at: Set(now),
-            changed_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let org = insert_organisation(&txn, registration.name.as_str(), registration.kind, now).await?;
         let public_id = uuid::Uuid::new_v4().to_string();
         let created = account::ActiveModel {
             public_id: Set(public_id.clone()),
-            organisation_id: Set(org.id),
+            organisation_id: Set(org.0),
             email: Set(registration.email.as_str().to_owned()),
             password_hash: Set(registration.password_hash),
             role: Set(registration.role.as_str().to_owned()),
@@ -188,7 +170,7 @@ pub struct SeededOrganisation {
 }
 
 impl Store {
-    /// Inserts organisations ready to be matched (demo data), each in its own transaction.
+    /// Inserts an organisation ready to be matched (demo data), all in one transaction.
     pub async fn seed_organisation(
         &self,
         seeded: &SeededOrganisation,
@@ -196,29 +178,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrgId, StoreError> {
         let txn = self.db.begin().await?;
-        let empty = to_json::<Vec<String>>(&Vec::new());
-        let org = organisation::ActiveModel {
-            name: Set(seeded.name.as_str().to_owned()),
-            kind: Set(seeded.kind.as_str().to_owned()),
-            website: Set(None),
-            description: Set(None),
-            anonymous_summary: Set(None),
-            sectors: Set(empty.clone()),
-            region: Set(None),
-            size_band: Set(None),
-            innovation_stage: Set(None),
-            capabilities_offered: Set(empty.clone()),
-            capabilities_sought: Set(empty.clone()),
-            seeking_kinds: Set(empty),
-            created_at: Set(now),
-            changed_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let org = insert_organisation(&txn, seeded.name.as_str(), seeded.kind, now).await?;
         account::ActiveModel {
             public_id: Set(uuid::Uuid::new_v4().to_string()),
-            organisation_id: Set(org.id),
+            organisation_id: Set(org.0),
             email: Set(seeded.email.as_str().to_owned()),
             password_hash: Set(seeded.password_hash.clone()),
             role: Set(Role::Member.as_str().to_owned()),
@@ -228,10 +191,9 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        write_profile(&txn, org, &seeded.profile, now).await?;
+        write_answers(&txn, org, &seeded.answers, questionnaire, now).await?;
         txn.commit().await?;
-        let id = OrgId(org.id);
-        self.save_profile(id, &seeded.profile, now).await?;
-        self.save_answers(id, &seeded.answers, questionnaire, now).await?;
-        Ok(id)
+        Ok(org)
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use domain::{AnswerSet, OrgKind, Profile, Questionnaire, RawAnswer};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use crate::entities::{answer, organisation};
@@ -82,22 +83,7 @@ impl Store {
 
     /// Replaces the profile; the organisation is then due for re-scoring.
     pub async fn save_profile(&self, id: OrgId, profile: &Profile, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let found = organisation::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        let mut row = found.into_active_model();
-        let kinds: Vec<&str> = profile.seeking_kinds.iter().map(|k| k.as_str()).collect();
-        row.website = Set(profile.website.clone());
-        row.description = Set(profile.description.clone());
-        row.anonymous_summary = Set(profile.anonymous_summary.clone());
-        row.sectors = Set(to_json(&profile.sectors));
-        row.region = Set(profile.region.clone());
-        row.size_band = Set(profile.size_band.clone());
-        row.innovation_stage = Set(profile.innovation_stage.clone());
-        row.capabilities_offered = Set(to_json(&profile.capabilities_offered));
-        row.capabilities_sought = Set(to_json(&profile.capabilities_sought));
-        row.seeking_kinds = Set(to_json(&kinds));
-        row.changed_at = Set(now);
-        row.update(&self.db).await?;
-        Ok(())
+        write_profile(&self.db, id, profile, now).await
     }
 
     pub async fn answers(&self, id: OrgId, questionnaire: &Questionnaire) -> Result<AnswerSet, StoreError> {
@@ -114,29 +100,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        let touched = organisation::Entity::update_many()
-            .col_expr(organisation::Column::ChangedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(organisation::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await?;
-        if touched.rows_affected != 1 {
-            return Err(StoreError::NotFound);
-        }
-        answer::Entity::delete_many().filter(answer::Column::OrganisationId.eq(id.0)).exec(&txn).await?;
-        let rows: Vec<answer::ActiveModel> = answers
-            .to_raw(questionnaire)
-            .into_iter()
-            .map(|raw| answer::ActiveModel {
-                organisation_id: Set(id.0),
-                question_id: Set(raw.question_id),
-                answer: Set(raw.answer),
-                acceptable: Set(to_json(&raw.acceptable)),
-                importance: Set(raw.importance),
-            })
-            .collect();
-        for chunk in rows.chunks(200) {
-            answer::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
+        write_answers(&txn, id, answers, questionnaire, now).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -175,4 +139,91 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Inserts an organisation with an empty profile.
+pub(crate) async fn insert_organisation(
+    db: &impl ConnectionTrait,
+    name: &str,
+    kind: OrgKind,
+    now: DateTime<Utc>,
+) -> Result<OrgId, StoreError> {
+    let empty = to_json::<Vec<String>>(&Vec::new());
+    let row = organisation::ActiveModel {
+        name: Set(name.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        website: Set(None),
+        description: Set(None),
+        anonymous_summary: Set(None),
+        sectors: Set(empty.clone()),
+        region: Set(None),
+        size_band: Set(None),
+        innovation_stage: Set(None),
+        capabilities_offered: Set(empty.clone()),
+        capabilities_sought: Set(empty.clone()),
+        seeking_kinds: Set(empty),
+        created_at: Set(now),
+        changed_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(OrgId(row.id))
+}
+
+pub(crate) async fn write_profile(
+    db: &impl ConnectionTrait,
+    id: OrgId,
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let found = organisation::Entity::find_by_id(id.0).one(db).await?.ok_or(StoreError::NotFound)?;
+    let mut row = found.into_active_model();
+    let kinds: Vec<&str> = profile.seeking_kinds.iter().map(|k| k.as_str()).collect();
+    row.website = Set(profile.website.clone());
+    row.description = Set(profile.description.clone());
+    row.anonymous_summary = Set(profile.anonymous_summary.clone());
+    row.sectors = Set(to_json(&profile.sectors));
+    row.region = Set(profile.region.clone());
+    row.size_band = Set(profile.size_band.clone());
+    row.innovation_stage = Set(profile.innovation_stage.clone());
+    row.capabilities_offered = Set(to_json(&profile.capabilities_offered));
+    row.capabilities_sought = Set(to_json(&profile.capabilities_sought));
+    row.seeking_kinds = Set(to_json(&kinds));
+    row.changed_at = Set(now);
+    row.update(db).await?;
+    Ok(())
+}
+
+pub(crate) async fn write_answers(
+    db: &impl ConnectionTrait,
+    id: OrgId,
+    answers: &AnswerSet,
+    questionnaire: &Questionnaire,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let touched = organisation::Entity::update_many()
+        .col_expr(organisation::Column::ChangedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(organisation::Column::Id.eq(id.0))
+        .exec(db)
+        .await?;
+    if touched.rows_affected != 1 {
+        return Err(StoreError::NotFound);
+    }
+    answer::Entity::delete_many().filter(answer::Column::OrganisationId.eq(id.0)).exec(db).await?;
+    let rows: Vec<answer::ActiveModel> = answers
+        .to_raw(questionnaire)
+        .into_iter()
+        .map(|raw| answer::ActiveModel {
+            organisation_id: Set(id.0),
+            question_id: Set(raw.question_id),
+            answer: Set(raw.answer),
+            acceptable: Set(to_json(&raw.acceptable)),
+            importance: Set(raw.importance),
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        answer::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    Ok(())
 }
