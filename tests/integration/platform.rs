@@ -194,3 +194,66 @@ async fn only_one_process_holds_the_scoring_lease() {
     })
     .await;
 }
+
+/// A minimal SMTP server on a free port that accepts one message and hands it back.
+async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let handle = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("a client");
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 sink ready\r\n").await.expect("greeting");
+        let mut message = String::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    write.write_all(b"250 queued\r\n").await.expect("reply");
+                } else {
+                    message.push_str(&line);
+                    message.push('\n');
+                }
+                continue;
+            }
+            let reply: &[u8] = match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                Some("EHLO") | Some("HELO") => b"250 sink\r\n",
+                Some("DATA") => {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                }
+                Some("QUIT") => {
+                    write.write_all(b"221 bye\r\n").await.expect("reply");
+                    break;
+                }
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await.expect("reply");
+        }
+        message
+    });
+    (port, handle)
+}
+
+#[tokio::test]
+async fn emails_go_through_smtp_when_a_server_is_configured() {
+    on_every_backend(async |app: TestApp| {
+        let (port, received) = smtp_sink().await;
+        let smtp = digest::Mailer::new(
+            Some(&format!("smtp://127.0.0.1:{port}")),
+            app.outbox.clone(),
+            "noreply@matchwell.test",
+        )
+        .expect("mailer");
+        app.store.enqueue_email(&email("smtp-1"), Utc::now()).await.expect("queued");
+        assert_eq!(digest::try_execute_task(&app.store, &smtp).await.expect("step"), digest::Execution::Sent);
+        let message = tokio::time::timeout(Duration::from_secs(10), received).await.expect("in time").expect("sink");
+        assert!(message.contains("Subject: Hello"), "{message}");
+        assert!(message.contains("To: ann@acme.example"), "{message}");
+        assert_eq!(app.store.pending_emails().await.expect("count"), 0);
+        assert!(app.emails_to("ann@acme.example").is_empty(), "nothing in the outbox when SMTP is used");
+    })
+    .await;
+}
