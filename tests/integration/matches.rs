@@ -339,3 +339,37 @@ async fn a_match_keeps_its_state_when_scores_change() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn logs_carry_no_identities_passwords_or_tokens() {
+    on_every_backend(async |app: TestApp| {
+        let a = app.member("log-ann@quiet.example", "Quiet Devices Ltd", "sme").await;
+        let b = app.member("log-bo@hush.example", "Hush Valley Health Board", "health_org").await;
+        for member in [&a, &b] {
+            app.put("/api/v1/me/answers", &answers(|_, _| 2, "very"), &member.token).await;
+        }
+        app.score().await;
+        let id = matches_of(&app, &a).await[0]["id"].as_str().expect("id").to_owned();
+        for member in [&a, &b] {
+            app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&member.token)).await;
+        }
+        app.login("log-ann@quiet.example", "a wrong password here").await;
+        app.register("log-ann@quiet.example", "Quiet Devices Again", "sme").await;
+        app.deliver_emails().await;
+        let logs = crate::helpers::logs();
+        assert!(logs.contains("matches updated") || logs.contains("match connected"), "logs were captured");
+        for secret in [
+            "Quiet Devices",
+            "Hush Valley",
+            "log-ann@quiet.example",
+            "log-bo@hush.example",
+            "a long enough password",
+            "a wrong password here",
+            a.token.as_str(),
+            b.token.as_str(),
+        ] {
+            assert!(!logs.contains(secret), "{secret:?} was logged");
+        }
+    })
+    .await;
+}
