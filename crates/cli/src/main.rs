@@ -127,7 +127,7 @@ fn service(command: Command) -> anyhow::Result<()> {
                 store.migrate().await?;
                 let catalogue = domain::Catalogue::builtin()?;
                 let created = cli::demo::seed(&store, &catalogue, orgs, seed.unwrap_or(42)).await?;
-                println!("{created} demo organisations created (password: {})", cli::demo::DEMO_PASSWORD);
+                println!("{created} demo organisations created; their password is in the README");
                 Ok(())
             }
             Command::Digest { .. } => Err(anyhow::anyhow!("digests arrive with a later issue; nothing was sent")),

@@ -21,8 +21,7 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
         tracing::info!(
             email = crate::demo::demo_email(42, 0),
-            password = crate::demo::DEMO_PASSWORD,
-            "demo data: log in as any demo organisation"
+            "demo data: log in as this or any demo organisation with the demo password (see the README)"
         );
     }
     let application = Application::build(settings).await?;
