@@ -119,7 +119,9 @@ impl Store {
         let orgs = query.all(&self.read).await?;
         let mut answers: HashMap<i64, Vec<RawAnswer>> = HashMap::new();
         let mut rows = answer::Entity::find();
-        if since.is_some() {
+        // A few changed organisations: their answers only; many: every answer in one pass
+        // (which also keeps the statement under the engines' parameter limits).
+        if since.is_some() && orgs.len() <= 1000 {
             rows = rows.filter(answer::Column::OrganisationId.is_in(orgs.iter().map(|o| o.id)));
         }
         for row in rows.all(&self.read).await? {
