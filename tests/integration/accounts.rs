@@ -181,3 +181,37 @@ fn base64_url_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).expect("base64url")
 }
+
+#[tokio::test]
+async fn every_member_endpoint_requires_a_valid_token() {
+    on_every_backend(async |app: TestApp| {
+        let id = uuid::Uuid::new_v4();
+        let body = json!({});
+        let requests = [
+            ("GET", "/api/v1/me".to_owned()),
+            ("PUT", "/api/v1/me/profile".to_owned()),
+            ("GET", "/api/v1/me/answers".to_owned()),
+            ("PUT", "/api/v1/me/answers".to_owned()),
+            ("GET", "/api/v1/matches".to_owned()),
+            ("GET", format!("/api/v1/matches/{id}")),
+            ("POST", format!("/api/v1/matches/{id}/reveal")),
+            ("POST", format!("/api/v1/matches/{id}/decline")),
+            ("POST", format!("/api/v1/matches/{id}/outcome")),
+        ];
+        for token in [None, Some("not-a-token")] {
+            for (method, path) in &requests {
+                let mut request = match *method {
+                    "GET" => app.client.get(app.url(path)),
+                    "PUT" => app.client.put(app.url(path)).json(&body),
+                    _ => app.client.post(app.url(path)).json(&body),
+                };
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await.expect("sent");
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
+            }
+        }
+    })
+    .await;
+}
