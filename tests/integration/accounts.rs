@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, on_every_backend};
+use crate::helpers::{PASSWORD, TestApp, on_every_backend};
 
 async fn error_fields(response: reqwest::Response) -> Vec<String> {
     let body: Value = response.json().await.expect("json");
@@ -18,19 +18,19 @@ async fn an_organisation_registers_verifies_its_email_and_logs_in() {
     on_every_backend(async |app: TestApp| {
         let registered = app.register("ann@acme.example", "Acme Health", "sme").await;
         assert_eq!(registered.status(), StatusCode::CREATED);
-        let before = app.login("ann@acme.example", "a long enough password").await;
+        let before = app.login("ann@acme.example", PASSWORD).await;
         assert_eq!(before.status(), StatusCode::FORBIDDEN);
         let body: Value = before.json().await.expect("json");
         assert_eq!(body["error"]["code"], "email_not_verified");
 
         let token = app.verification_token("ann@acme.example").await;
         assert_eq!(token.len(), 64, "a 256-bit token");
-        let verified = app.post("/api/v1/auth/verify", &json!({"token": token}), None).await;
+        let verified = app.verify(&token, PASSWORD).await;
         assert_eq!(verified.status(), StatusCode::OK);
-        let again = app.post("/api/v1/auth/verify", &json!({"token": token}), None).await;
+        let again = app.verify(&token, PASSWORD).await;
         assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY, "tokens are single-use");
 
-        let login = app.login("ANN@acme.example", "a long enough password").await;
+        let login = app.login("ANN@acme.example", PASSWORD).await;
         assert_eq!(login.status(), StatusCode::OK);
         let body: Value = login.json().await.expect("json");
         assert_eq!(body["token_type"], "Bearer");
@@ -46,7 +46,8 @@ async fn an_organisation_registers_verifies_its_email_and_logs_in() {
 #[tokio::test]
 async fn bad_registrations_get_field_errors_and_store_nothing() {
     on_every_backend(async |app: TestApp| {
-        let good = json!({"email": "bo@acme.example", "password": "a long enough password", "organisation_name": "Acme", "kind": "sme"});
+        let good =
+            json!({"email": "bo@acme.example", "password": PASSWORD, "organisation_name": "Acme", "kind": "sme"});
         let cases: Vec<(Value, Vec<&str>)> = vec![
             (json!({"email": "not-an-email"}), vec!["email"]),
             (json!({"password": "short"}), vec!["password"]),
@@ -79,6 +80,8 @@ async fn registering_a_known_email_answers_as_for_a_new_one() {
     on_every_backend(async |app: TestApp| {
         let first = app.register("cy@acme.example", "Acme", "sme").await;
         let (first_status, first_body) = (first.status(), first.text().await.expect("body"));
+        let token = app.verification_token("cy@acme.example").await;
+        assert_eq!(app.verify(&token, PASSWORD).await.status(), StatusCode::OK);
         let second = app.register("cy@acme.example", "Someone Else", "academic").await;
         assert_eq!(second.status(), first_status);
         assert_eq!(second.text().await.expect("body"), first_body);
@@ -86,6 +89,8 @@ async fn registering_a_known_email_answers_as_for_a_new_one() {
         let emails = app.emails_to("cy@acme.example");
         assert_eq!(emails.len(), 2, "a verification email, then a notice to the owner");
         assert!(emails.iter().any(|e| e.contains("already has one")));
+        let me = app.login("cy@acme.example", PASSWORD).await;
+        assert_eq!(me.status(), StatusCode::OK, "the verified account is untouched");
     })
     .await;
 }
@@ -110,7 +115,7 @@ async fn repeated_failed_logins_are_answered_429() {
         for _ in 0..5 {
             assert_eq!(app.login("ed@acme.example", "wrong password here").await.status(), StatusCode::UNAUTHORIZED);
         }
-        let blocked = app.login("ed@acme.example", "a long enough password").await;
+        let blocked = app.login("ed@acme.example", PASSWORD).await;
         assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     })
     .await;
@@ -123,9 +128,10 @@ async fn an_expired_verification_link_is_refused() {
         let token = app.verification_token("fi@acme.example").await;
         let later = chrono::Utc::now() + chrono::Duration::hours(49);
         let hash = server::auth::token_hash(&token);
-        let verification = app.store.verify_email(&hash, later).await.expect("store");
-        assert_eq!(verification, store::accounts::Verification::Invalid);
-        let unknown = app.post("/api/v1/auth/verify", &json!({"token": "00ff"}), None).await;
+        let verification =
+            app.store.complete_verification(&hash, store::accounts::Role::Member, later).await.expect("store");
+        assert_eq!(verification, store::accounts::TokenUse::Invalid);
+        let unknown = app.verify("00ff", PASSWORD).await;
         assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
     })
     .await;
@@ -163,6 +169,15 @@ async fn tampered_expired_and_unsigned_tokens_are_401() {
             ("changed payload", changed_payload),
             ("garbage", "not.a.token".to_owned()),
         ];
+        // A token that names another organisation than its account's.
+        let mut other_org = claims.clone();
+        other_org["org"] = json!(uuid::Uuid::new_v4().to_string());
+        let mut old_session = claims.clone();
+        old_session["ver"] = json!(claims["ver"].as_i64().expect("a session version") - 1);
+        let tokens = tokens.into_iter().chain([
+            ("another organisation", forge(&other_org, secret)),
+            ("an earlier session", forge(&old_session, secret)),
+        ]);
         for (name, token) in tokens {
             let response = app.get("/api/v1/me", Some(&token)).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
@@ -197,6 +212,7 @@ async fn every_member_endpoint_requires_a_valid_token() {
             ("POST", format!("/api/v1/matches/{id}/reveal")),
             ("POST", format!("/api/v1/matches/{id}/decline")),
             ("POST", format!("/api/v1/matches/{id}/outcome")),
+            ("PUT", "/api/v1/me/password".to_owned()),
         ];
         for token in [None, Some("not-a-token")] {
             for (method, path) in &requests {

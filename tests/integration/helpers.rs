@@ -105,6 +105,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         facilitator_emails: vec![],
         matching: matching_settings(),
         limits: server::config::Limits::default(),
+        // Most tests match three or four organisations, which no combination of profile
+        // fields could hide among five; the k-anonymity tests set their own k.
+        k_anonymity: 1,
+        trusted_proxies: vec![],
         background_workers: false,
         token_ttl: chrono::Duration::hours(1),
     };
@@ -134,6 +138,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// The password every test organisation signs up with.
+pub const PASSWORD: &str = "a long enough password";
+
 /// An organisation registered, verified and logged in through the API.
 pub struct Member {
     pub email: String,
@@ -154,6 +161,12 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// The organisation of a registered address (internal id, for checks on the store).
+    pub async fn org_of(&self, email: &str) -> store::OrgId {
+        let email = domain::EmailAddress::parse(email).expect("email");
+        self.store.account_by_email(&email).await.expect("store").expect("account").organisation
+    }
+
     pub async fn put(&self, path: &str, body: &Value, token: &str) -> Response {
         self.client.put(self.url(path)).json(body).bearer_auth(token).send().await.expect("request sent")
     }
@@ -167,9 +180,17 @@ impl TestApp {
     }
 
     pub async fn register(&self, email: &str, name: &str, kind: &str) -> Response {
-        let body =
-            json!({"email": email, "password": "a long enough password", "organisation_name": name, "kind": kind});
+        self.register_with(email, PASSWORD, name, kind).await
+    }
+
+    pub async fn register_with(&self, email: &str, password: &str, name: &str, kind: &str) -> Response {
+        let body = json!({"email": email, "password": password, "organisation_name": name, "kind": kind});
         self.post("/api/v1/auth/register", &body, None).await
+    }
+
+    /// Confirms an address with the token of its link and a password.
+    pub async fn verify(&self, token: &str, password: &str) -> Response {
+        self.post("/api/v1/auth/verify", &json!({"token": token, "password": password}), None).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
@@ -202,22 +223,43 @@ impl TestApp {
         emails
     }
 
-    /// The verification token mailed to `recipient`.
-    pub async fn verification_token(&self, recipient: &str) -> String {
+    /// The tokens of every link `marker` (such as `verify?token=`) mailed to `recipient`, in
+    /// the order they were sent.
+    pub async fn link_tokens(&self, recipient: &str, marker: &str) -> Vec<String> {
         self.deliver_emails().await;
-        let emails = self.emails_to(recipient);
-        let email = emails.iter().find(|e| e.contains("verify?token=")).expect("a verification email");
-        let start = email.find("verify?token=").expect("link") + "verify?token=".len();
-        email[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else { return vec![] };
+        let mut emails: Vec<(std::time::SystemTime, String)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .filter_map(|e| {
+                let modified = e.metadata().ok()?.modified().ok()?;
+                let raw = std::fs::read_to_string(e.path()).ok()?;
+                Some((modified, raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")))
+            })
+            .filter(|(_, raw)| raw.contains(&format!("To: {recipient}")) && raw.contains(marker))
+            .collect();
+        emails.sort_by_key(|(modified, _)| *modified);
+        emails
+            .iter()
+            .map(|(_, email)| {
+                let start = email.find(marker).expect("link") + marker.len();
+                email[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+            })
+            .collect()
+    }
+
+    /// The newest verification token mailed to `recipient`.
+    pub async fn verification_token(&self, recipient: &str) -> String {
+        self.link_tokens(recipient, "verify?token=").await.pop().expect("a verification email")
     }
 
     /// Registers, verifies and logs in an organisation.
     pub async fn member(&self, email: &str, name: &str, kind: &str) -> Member {
         assert_eq!(self.register(email, name, kind).await.status(), StatusCode::CREATED);
         let token = self.verification_token(email).await;
-        let verified = self.post("/api/v1/auth/verify", &json!({"token": token}), None).await;
+        let verified = self.verify(&token, PASSWORD).await;
         assert_eq!(verified.status(), StatusCode::OK);
-        let login: Value = self.login(email, "a long enough password").await.json().await.expect("json");
+        let login: Value = self.login(email, PASSWORD).await.json().await.expect("json");
         let token = login["access_token"].as_str().expect("a token").to_owned();
         Member { email: email.to_owned(), name: name.to_owned(), token }
     }

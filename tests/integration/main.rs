@@ -1,10 +1,13 @@
 //! Matchwell's integration tests: one binary, one module per surface. Each test that needs a
 //! database runs on SQLite and, when `MATCHWELL_TEST_DATABASE_URL` is set, on PostgreSQL.
 
+mod account_safety;
 mod accounts;
+mod anonymity;
 mod bench;
 mod commands;
 mod helpers;
+mod hygiene;
 mod matches;
 mod me;
 mod pages;

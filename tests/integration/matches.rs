@@ -373,3 +373,168 @@ async fn logs_carry_no_identities_passwords_or_tokens() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn declining_after_revealing_is_refused_and_changes_nothing() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let id = match_with(&app, &a, "health_org").await["id"].as_str().expect("id").to_owned();
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        let declined = app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&a.token)).await;
+        assert_eq!(declined.status(), StatusCode::CONFLICT);
+        let mine: Value = app.get(&format!("/api/v1/matches/{id}"), Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(mine["my_status"], "revealed", "a reveal cannot be undone");
+        let theirs = match_with(&app, &b, "sme").await;
+        assert_eq!(theirs["their_status"], "revealed");
+        assert_eq!(theirs["identity"]["organisation_name"], "Acme Secret Ltd");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_party_that_declined_never_learns_who_the_other_side_is() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let id = match_with(&app, &b, "sme").await["id"].as_str().expect("id").to_owned();
+        let declined = app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&b.token)).await;
+        assert_eq!(declined.status(), StatusCode::OK);
+        // A reveals itself afterwards; B has declined and sees none of it.
+        let revealed = app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        assert_eq!(revealed.status(), StatusCode::OK);
+        let one = app.get(&format!("/api/v1/matches/{id}"), Some(&b.token)).await;
+        assert_eq!(one.status(), StatusCode::NOT_FOUND, "a declined match is gone for the decliner");
+        let list = app.get("/api/v1/matches", Some(&b.token)).await.text().await.expect("body");
+        let reveal = app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+        assert_eq!(reveal.status(), StatusCode::NOT_FOUND, "and cannot be revealed into a connection");
+        let outcome =
+            app.post(&format!("/api/v1/matches/{id}/outcome"), &json!({"outcome": "met"}), Some(&b.token)).await;
+        assert_eq!(outcome.status(), StatusCode::NOT_FOUND);
+        app.deliver_emails().await;
+        let mut seen = app.emails_to(&b.email);
+        seen.push(list);
+        for text in &seen {
+            for secret in ["Acme Secret", "ann@acme-secret.example", "acme-secret.example"] {
+                assert!(!text.contains(secret), "{secret:?} reached the party that declined:\n{text}");
+            }
+        }
+        let view = app.store.match_for(app.org_of(&b.email).await, &id).await;
+        assert!(matches!(view, Err(store::StoreError::NotFound)), "the store gives the decliner no view");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_other_sides_decline_frees_nothing_it_could_notice() {
+    for backend in crate::helpers::backends() {
+        let app = crate::helpers::spawn_app_with(backend, |s| s.matching.max_open = 1).await;
+        let (a, b, c) = three_members(&app).await;
+        let members = [&a, &b, &c];
+        let mut lists = Vec::new();
+        for member in members {
+            lists.push(matches_of(&app, member).await);
+        }
+        // Exactly one pair was matched; one of them declines.
+        let (x, y) = match lists.iter().enumerate().filter(|(_, l)| !l.is_empty()).map(|(i, _)| i).collect::<Vec<_>>()[..]
+        {
+            [x, y] => (x, y),
+            ref other => panic!("{backend:?}: one match expected, parties {other:?}"),
+        };
+        let id = lists[x][0]["id"].as_str().expect("id").to_owned();
+        let declined = app.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&members[y].token)).await;
+        assert_eq!(declined.status(), StatusCode::OK);
+        app.score().await;
+        let after = matches_of(&app, members[x]).await;
+        let ids: Vec<&str> = after.iter().filter_map(|m| m["id"].as_str()).collect();
+        assert_eq!(ids, [id.as_str()], "{backend:?}: X still counts its match and gets no new one");
+        crate::helpers::drop_database(backend, &app.settings.database_url).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_committed_out_of_order_still_reaches_cached_lists() {
+    fn server_cache_fresh() -> std::time::Duration {
+        std::time::Duration::from_millis(1100)
+    }
+    on_every_backend(async |app: TestApp| {
+        let (a, _, _) = three_members(&app).await;
+        // A's list is cached, with both of its matches; one of them is then changed by another
+        // process with a timestamp older than the other match's last change (a transaction that
+        // began earlier and committed later).
+        let with_c = match_with(&app, &a, "academic").await["id"].as_str().expect("id").to_owned();
+        let with_b = match_with(&app, &a, "health_org").await["id"].as_str().expect("id").to_owned();
+        let b_org = app.org_of("bo@trust.example").await;
+        app.store.decline(b_org, &with_b, chrono::Utc::now()).await.expect("touches the other match");
+        // A's list is built again after that change…
+        tokio::time::sleep(server_cache_fresh()).await;
+        assert_eq!(match_with(&app, &a, "academic").await["their_status"], "hidden");
+        // …and then C's reveal commits with an older timestamp.
+        let c_org = app.org_of("cy@uni.example").await;
+        let long_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        app.store.reveal(c_org, &with_c, long_ago, |_| vec![]).await.expect("reveal");
+        let started = std::time::Instant::now();
+        while match_with(&app, &a, "academic").await["their_status"] != "revealed" {
+            assert!(started.elapsed() < std::time::Duration::from_secs(3), "seen within a second or so");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_profile_change_moves_only_the_lists_that_show_it() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, _) = three_members(&app).await;
+        let d = app.member("di@elsewhere.example", "Unmatched Org", "other").await;
+        let orgs = [app.org_of(&a.email).await, app.org_of(&b.email).await, app.org_of(&d.email).await];
+        let mut before = Vec::new();
+        for org in orgs {
+            before.push(app.store.matches_version(org).await.expect("version").list);
+        }
+        let summary = json!({"anonymous_summary": "Now with a new summary"});
+        assert_eq!(app.put("/api/v1/me/profile", &summary, &a.token).await.status(), StatusCode::OK);
+        let mut after = Vec::new();
+        for org in orgs {
+            after.push(app.store.matches_version(org).await.expect("version").list);
+        }
+        assert_eq!(after[0], before[0], "A's own list does not show A");
+        assert!(after[1] > before[1], "B's list shows A's profile");
+        assert_eq!(after[2], before[2], "D has no match with A");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_profile_edits_are_not_lost() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("busy@acme.example", "Busy Org", "sme").await;
+        let edits = [
+            json!({"website": "https://busy.example"}),
+            json!({"description": "What we do, privately"}),
+            json!({"anonymous_summary": "A team that builds things"}),
+            json!({"sectors": ["genomics"]}),
+            json!({"region": "scotland"}),
+            json!({"size_band": "micro"}),
+            json!({"innovation_stage": "evidence"}),
+            json!({"capabilities_offered": ["software"]}),
+            json!({"capabilities_sought": ["investment"]}),
+            json!({"seeking_kinds": ["academic"]}),
+        ];
+        let mut sent = tokio::task::JoinSet::new();
+        for edit in edits.clone() {
+            let (client, url, token) = (app.client.clone(), app.url("/api/v1/me/profile"), member.token.clone());
+            sent.spawn(
+                async move { client.put(url).json(&edit).bearer_auth(token).send().await.expect("sent").status() },
+            );
+        }
+        while let Some(status) = sent.join_next().await {
+            assert_eq!(status.expect("task"), StatusCode::OK);
+        }
+        let me: Value = app.get("/api/v1/me", Some(&member.token)).await.json().await.expect("json");
+        let profile = &me["profile"];
+        for edit in &edits {
+            let (field, value) = edit.as_object().expect("object").iter().next().expect("one field");
+            assert_eq!(&profile[field], value, "{field} was lost");
+        }
+    })
+    .await;
+}

@@ -153,8 +153,9 @@ fn organisation(
     Ok((kind, name(rng, kind, i), profile, answers))
 }
 
-/// Inserts `count` synthetic organisations made from `seed`; returns how many were created
-/// (organisations whose demo email exists already are skipped, so seeding twice adds nothing).
+/// Inserts `count` synthetic organisations made from `seed`, all in one transaction; returns
+/// how many were created (organisations whose demo email exists already are skipped, so
+/// seeding twice adds nothing).
 pub async fn seed(store: &Store, catalogue: &Catalogue, count: usize, seed: u64) -> anyhow::Result<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     let questions = catalogue.questionnaire.question_count();
@@ -162,35 +163,46 @@ pub async fn seed(store: &Store, catalogue: &Catalogue, count: usize, seed: u64)
         (0..CULTURES).map(|_| (0..questions).map(|_| rng.random_range(0..5usize)).collect()).collect();
     let password = Password::parse(DEMO_PASSWORD.to_owned()).map_err(anyhow::Error::msg)?;
     let password_hash = server::auth::hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut created = 0;
+    let mut batch = Vec::with_capacity(count);
     for i in 0..count {
         let (kind, name, profile, answers) = organisation(catalogue, &mut rng, &cultures, i)?;
         let email = EmailAddress::parse(&demo_email(seed, i)).map_err(anyhow::Error::msg)?;
         if store.account_by_email(&email).await?.is_some() {
             continue;
         }
-        let seeded = SeededOrganisation {
+        batch.push(SeededOrganisation {
             email,
             password_hash: password_hash.clone(),
             name: OrganisationName::parse(&name).map_err(anyhow::Error::msg)?,
             kind,
             profile,
             answers,
-        };
-        store
-            .seed_organisation(&seeded, &catalogue.questionnaire, Utc::now())
-            .await
-            .with_context(|| format!("failed to insert demo organisation {i}"))?;
-        created += 1;
+        });
     }
-    Ok(created)
+    let created = store
+        .seed_organisations(&batch, &catalogue.questionnaire, Utc::now())
+        .await
+        .context("failed to insert the demo organisations")?;
+    Ok(created.len())
 }
 
-/// Seeds the demo data set unless its first organisation exists.
+/// Seeds the demo data set for `serve --demo` unless it is there already. Refuses a database
+/// that holds real organisations: demo organisations would be matched with them.
 pub async fn seed_once(store: &Store, catalogue: &Catalogue, count: usize, seed_value: u64) -> anyhow::Result<usize> {
+    let real = store.real_organisations().await?;
+    anyhow::ensure!(
+        real == 0,
+        "this database holds {real} organisations that are not demo data; `serve --demo` would match them with \
+         synthetic ones, so it seeds only an empty or demo-only database (run `serve` without --demo)"
+    );
     let first = EmailAddress::parse(&demo_email(seed_value, 0)).map_err(anyhow::Error::msg)?;
     if store.account_by_email(&first).await?.is_some() {
         return Ok(0);
     }
     seed(store, catalogue, count, seed_value).await
+}
+
+/// Deletes every demo organisation and all that is theirs; how many there were.
+pub async fn remove(store: &Store) -> anyhow::Result<u64> {
+    store.remove_demo_organisations().await.context("failed to remove the demo organisations")
 }

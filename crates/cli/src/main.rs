@@ -35,13 +35,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Insert synthetic organisations with answers.
+    /// Insert synthetic organisations with answers, or remove every demo organisation.
     DemoData {
-        #[arg(long)]
-        orgs: usize,
-        #[arg(long)]
+        /// How many organisations to insert.
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        orgs: Option<usize>,
+        #[arg(long, conflicts_with = "remove")]
         seed: Option<u64>,
+        /// Delete every demo organisation (and their accounts, answers and matches).
+        #[arg(long)]
+        remove: bool,
     },
+    /// Show what share of anonymous match cards lose each field to k-anonymity.
+    AnonymityReport,
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -122,12 +128,25 @@ fn service(command: Command) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            Command::DemoData { orgs, seed } => {
+            Command::DemoData { orgs, seed, remove } => {
                 let store = store::Store::connect(&settings.database_url).await?;
                 store.migrate().await?;
+                if remove {
+                    let removed = cli::demo::remove(&store).await?;
+                    println!("{removed} demo organisations removed");
+                    return Ok(());
+                }
                 let catalogue = domain::Catalogue::builtin()?;
+                let orgs = orgs.unwrap_or_default();
                 let created = cli::demo::seed(&store, &catalogue, orgs, seed.unwrap_or(42)).await?;
                 println!("{created} demo organisations created; their password is in the README");
+                Ok(())
+            }
+            Command::AnonymityReport => {
+                let store = store::Store::connect(&settings.database_url).await?;
+                store.migrate().await?;
+                let catalogue = std::sync::Arc::new(domain::Catalogue::builtin()?);
+                print!("{}", cli::report::anonymity(&store, catalogue, settings.k_anonymity).await?);
                 Ok(())
             }
             Command::Digest { .. } => Err(anyhow::anyhow!("digests arrive with a later issue; nothing was sent")),

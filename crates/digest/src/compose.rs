@@ -31,26 +31,61 @@ fn html(title: &str, paragraphs: &[String]) -> String {
     )
 }
 
-/// The email that confirms an address: its link carries `token=<token>`.
-pub fn verification(account_public_id: &str, recipient: &str, public_url: &str, token: &str) -> NewEmail {
+/// The email that confirms an address: its link carries `token=<token>`. `attempt` names this
+/// sign-up (each sign-up sends its own link).
+pub fn verification(attempt: &str, recipient: &str, public_url: &str, token: &str) -> NewEmail {
     let link = format!("{}/verify?token={token}", public_url.trim_end_matches('/'));
     let subject = "Confirm your email for Matchwell".to_owned();
     NewEmail {
-        idempotency_key: format!("verify-{account_public_id}"),
+        idempotency_key: format!("verify-{attempt}"),
         recipient: recipient.to_owned(),
         text_body: format!(
-            "Welcome to Matchwell.\n\nConfirm your email address by opening this link (valid for 48 hours):\n\n{link}\n\n\
-             If you did not sign up, ignore this email.\n"
+            "Welcome to Matchwell.\n\nConfirm your email address by opening this link (valid for 48 hours) and \
+             entering the password you chose when you signed up:\n\n{link}\n\n\
+             Only the newest link we sent works. If you did not sign up, someone else may have tried to use your \
+             address: ignore this email, or sign up yourself to claim it.\n"
         ),
         html_body: Some(html(
             &subject,
             &[
                 "Welcome to Matchwell.".to_owned(),
                 format!(
-                    "<a href=\"{}\">Confirm your email address</a> (the link is valid for 48 hours).",
+                    "<a href=\"{}\">Confirm your email address</a> with the password you chose when you signed up \
+                     (the link is valid for 48 hours).",
                     escape(&link)
                 ),
-                "If you did not sign up, ignore this email.".to_owned(),
+                "Only the newest link we sent works. If you did not sign up, someone else may have tried to use \
+                 your address: ignore this email, or sign up yourself to claim it."
+                    .to_owned(),
+            ],
+        )),
+        subject,
+    }
+}
+
+/// The email with a password-reset link (`/reset-password?token=<token>`, valid for an hour).
+pub fn password_reset(attempt: &str, recipient: &str, public_url: &str, token: &str) -> NewEmail {
+    let link = format!("{}/reset-password?token={token}", public_url.trim_end_matches('/'));
+    let subject = "Reset your Matchwell password".to_owned();
+    NewEmail {
+        idempotency_key: format!("reset-{attempt}"),
+        recipient: recipient.to_owned(),
+        text_body: format!(
+            "Someone, perhaps you, asked to reset the password of your Matchwell account.\n\n\
+             Choose a new password by opening this link (valid for one hour, once):\n\n{link}\n\n\
+             Resetting logs you out everywhere. If you did not ask, ignore this email: your password stays as it is.\n"
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                "Someone, perhaps you, asked to reset the password of your Matchwell account.".to_owned(),
+                format!(
+                    "<a href=\"{}\">Choose a new password</a> (the link is valid for one hour, once).",
+                    escape(&link)
+                ),
+                "Resetting logs you out everywhere. If you did not ask, ignore this email: your password stays as \
+                 it is."
+                    .to_owned(),
             ],
         )),
         subject,
@@ -149,8 +184,11 @@ mod tests {
 
     #[test]
     fn the_verification_link_carries_the_token() {
-        let email = verification("acct", "ann@example.org", "http://127.0.0.1:8080", "abc123");
+        let email = verification("attempt", "ann@example.org", "http://127.0.0.1:8080", "abc123");
         assert!(email.text_body.contains("http://127.0.0.1:8080/verify?token=abc123"));
         assert!(email.html_body.unwrap_or_default().contains("token=abc123"));
+        let reset = password_reset("attempt", "ann@example.org", "http://127.0.0.1:8080/", "def456");
+        assert!(reset.text_body.contains("http://127.0.0.1:8080/reset-password?token=def456"));
+        assert_ne!(reset.idempotency_key, verification("attempt", "", "", "").idempotency_key);
     }
 }

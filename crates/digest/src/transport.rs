@@ -69,15 +69,41 @@ impl Mailer {
                 transport.send(message).await.context("the SMTP server refused the message")?;
             }
             Mailer::Outbox { dir, .. } => {
-                tokio::fs::create_dir_all(dir).await.context("failed to create the outbox directory")?;
-                let path = dir.join(format!("{}.eml", file_stem(&email.idempotency_key)));
-                let partial = path.with_extension("eml.partial");
-                tokio::fs::write(&partial, message.formatted()).await.context("failed to write to the outbox")?;
-                tokio::fs::rename(&partial, &path).await.context("failed to move the email into the outbox")?;
+                let dir = dir.clone();
+                let name = format!("{}.eml", file_stem(&email.idempotency_key));
+                let formatted = message.formatted();
+                tokio::task::spawn_blocking(move || write_to_outbox(&dir, &name, &formatted))
+                    .await
+                    .context("the outbox thread failed")??;
             }
         }
         Ok(())
     }
+}
+
+/// Writes one message into the outbox: the directory and the file readable by their owner
+/// only (emails carry verification and reset links), written whole and then renamed into
+/// place, so that a reader never sees half a message.
+fn write_to_outbox(dir: &std::path::Path, name: &str, message: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    if !dir.is_dir() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).context("failed to create the outbox directory")?;
+    }
+    let path = dir.join(name);
+    let partial = path.with_extension("eml.partial");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&partial).context("failed to write to the outbox")?;
+    file.write_all(message).context("failed to write to the outbox")?;
+    file.sync_all().context("failed to write to the outbox")?;
+    std::fs::rename(&partial, &path).context("failed to move the email into the outbox")?;
+    Ok(())
 }
 
 /// An idempotency key as a file name: letters, digits, `-` and `_` kept, the rest `_`.

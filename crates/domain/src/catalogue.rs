@@ -69,6 +69,20 @@ impl Vocabulary {
     }
 }
 
+/// A nation of the UK and its regions (what a rare region is generalised to).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nation {
+    pub id: String,
+    pub label: String,
+    pub regions: Vec<String>,
+}
+
+/// The region that stands for everywhere outside the UK.
+pub const OUTSIDE_UK: &str = "outside_uk";
+/// What a UK region or nation is generalised to last.
+pub const UK: &str = "uk";
+
 /// The vocabularies of the profile fields.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +90,7 @@ pub struct Taxonomy {
     pub kinds: Vocabulary,
     pub sectors: Vocabulary,
     pub regions: Vocabulary,
+    pub nations: Vec<Nation>,
     pub size_bands: Vocabulary,
     pub innovation_stages: Vocabulary,
     pub capabilities: Vocabulary,
@@ -186,6 +201,22 @@ pub struct Catalogue {
     pub taxonomy: Taxonomy,
 }
 
+impl Taxonomy {
+    /// The nation of a UK region (`None` for `outside_uk` and unknown ids).
+    pub fn nation_of(&self, region: &str) -> Option<&Nation> {
+        self.nations.iter().find(|n| n.regions.iter().any(|r| r == region))
+    }
+
+    /// Every value an anonymous profile's region may take beyond the regions themselves: the
+    /// nations, and `uk`.
+    pub fn areas(&self) -> Vec<Term> {
+        let mut areas: Vec<Term> =
+            self.nations.iter().map(|n| Term { id: n.id.clone(), label: n.label.clone() }).collect();
+        areas.push(Term { id: UK.to_owned(), label: "United Kingdom".to_owned() });
+        areas
+    }
+}
+
 impl Catalogue {
     /// The catalogue embedded in the binary. Built once at start-up and passed down.
     pub fn builtin() -> Result<Catalogue, CatalogueError> {
@@ -202,6 +233,13 @@ impl Catalogue {
             ("capabilities", &taxonomy.capabilities),
         ] {
             vocabulary.check(name)?;
+        }
+        for region in taxonomy.regions.terms() {
+            let nations = taxonomy.nations.iter().filter(|n| n.regions.contains(&region.id)).count();
+            let expected = usize::from(region.id != OUTSIDE_UK);
+            if nations != expected {
+                return Err(CatalogueError::Invalid(format!("region {} must be in {expected} nation(s)", region.id)));
+            }
         }
         let kinds: Vec<&str> = taxonomy.kinds.terms().iter().map(|t| t.id.as_str()).collect();
         let expected: Vec<&str> = OrgKind::ALL.iter().map(|k| k.as_str()).collect();

@@ -48,6 +48,9 @@ impl OrganisationName {
         if name.chars().any(char::is_control) {
             return Err("the name cannot contain control characters".into());
         }
+        if crate::text::has_format_characters(name) {
+            return Err("the name cannot contain invisible formatting characters (such as right-to-left marks)".into());
+        }
         Ok(OrganisationName(name.to_owned()))
     }
 
@@ -101,6 +104,8 @@ mod tests {
         assert!(OrganisationName::parse(" a ").is_err());
         assert!(OrganisationName::parse(&"x".repeat(121)).is_err());
         assert!(OrganisationName::parse("Acme\u{0}").is_err());
+        assert!(OrganisationName::parse("Acme \u{202E}dtL").is_err(), "a right-to-left override");
+        assert!(OrganisationName::parse("Ac\u{200B}me").is_err(), "a zero-width space");
     }
 
     #[test]

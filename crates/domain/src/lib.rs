@@ -6,15 +6,19 @@
 //! in the binary, and nothing knows SQL, HTTP or JSON. Contact details and names redact
 //! themselves in `Debug`, so they cannot reach logs by accident.
 
+pub mod anonymity;
 mod answers;
 mod catalogue;
 mod errors;
 mod identity;
 mod kind;
 mod profile;
+pub mod text;
 
 pub use answers::{Answer, AnswerSet, RawAnswer, parse_importance};
-pub use catalogue::{Catalogue, CatalogueError, Question, Questionnaire, Section, Taxonomy, Term, Vocabulary};
+pub use catalogue::{
+    Catalogue, CatalogueError, Nation, OUTSIDE_UK, Question, Questionnaire, Section, Taxonomy, Term, UK, Vocabulary,
+};
 pub use errors::FieldErrors;
 pub use identity::{EmailAddress, OrganisationName, Password};
 pub use kind::OrgKind;

@@ -52,6 +52,9 @@ fn text(raw: &str, max: usize) -> Result<Option<String>, String> {
     if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err("remove control characters".into());
     }
+    if crate::text::has_format_characters(trimmed) {
+        return Err("remove invisible formatting characters (such as right-to-left marks or zero-width spaces)".into());
+    }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
@@ -86,9 +89,27 @@ fn choices(vocabulary: &Vocabulary, raw: &[String]) -> Result<Vec<String>, Strin
     Ok(vocabulary.terms().iter().filter(|t| distinct.contains(&t.id)).map(|t| t.id.clone()).collect())
 }
 
+/// Why an anonymous summary cannot be shown before its organisation reveals itself.
+fn summary_problem(summary: &str, organisation_name: &str, website: Option<&str>) -> Option<String> {
+    if let Some(what) = crate::text::contact_details(summary) {
+        return Some(format!("remove {what}: this summary is shown before you reveal who you are"));
+    }
+    crate::text::names_organisation(summary, organisation_name, website).then(|| {
+        "remove your organisation's name and web address: this summary is shown before you reveal who you are"
+            .to_owned()
+    })
+}
+
 impl Profile {
-    /// The profile with `patch` applied, or every problem with the patch.
-    pub fn apply(&self, patch: &ProfilePatch, taxonomy: &Taxonomy) -> Result<Profile, FieldErrors> {
+    /// The profile with `patch` applied, or every problem with the patch. The anonymous
+    /// summary of the result must not name `organisation_name` or its website, nor carry
+    /// contact details.
+    pub fn apply(
+        &self,
+        patch: &ProfilePatch,
+        taxonomy: &Taxonomy,
+        organisation_name: &str,
+    ) -> Result<Profile, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut next = self.clone();
         macro_rules! field {
@@ -113,6 +134,12 @@ impl Profile {
             let kinds: Result<BTreeSet<OrgKind>, String> = r.iter().map(|k| OrgKind::parse(k)).collect();
             kinds.map(|set| set.into_iter().collect::<Vec<_>>())
         });
+        if !errors.fields().contains_key("anonymous_summary")
+            && let Some(summary) = &next.anonymous_summary
+            && let Some(problem) = summary_problem(summary, organisation_name, next.website.as_deref())
+        {
+            errors.add("anonymous_summary", problem);
+        }
         errors.into_result(next)
     }
 }
@@ -132,13 +159,16 @@ mod tests {
             seeking_kinds: Some(vec!["health_org".into()]),
             ..ProfilePatch::default()
         };
-        let next = start.apply(&patch, &catalogue.taxonomy).expect("valid");
+        let next = start.apply(&patch, &catalogue.taxonomy, "Acme").expect("valid");
         assert_eq!(next.region.as_deref(), Some("wales"));
         assert_eq!(next.website.as_deref(), Some("https://acme.example/health"));
         assert_eq!(next.sectors, ["digital_health", "medical_devices"]);
         assert_eq!(next.seeking_kinds, [OrgKind::HealthOrg]);
-        let cleared =
-            next.apply(&ProfilePatch { region: Some(String::new()), ..ProfilePatch::default() }, &catalogue.taxonomy);
+        let cleared = next.apply(
+            &ProfilePatch { region: Some(String::new()), ..ProfilePatch::default() },
+            &catalogue.taxonomy,
+            "Acme",
+        );
         assert_eq!(cleared.expect("valid").region, None);
     }
 
@@ -154,8 +184,35 @@ mod tests {
             seeking_kinds: Some(vec!["pirate".into()]),
             ..ProfilePatch::default()
         };
-        let errors = Profile::default().apply(&patch, &catalogue.taxonomy).expect_err("invalid");
+        let errors = Profile::default().apply(&patch, &catalogue.taxonomy, "Acme").expect_err("invalid");
         let fields: Vec<&String> = errors.fields().keys().collect();
         assert_eq!(fields, ["description", "innovation_stage", "region", "sectors", "seeking_kinds", "website"]);
+    }
+
+    #[test]
+    fn an_anonymous_summary_cannot_name_or_reach_its_organisation() {
+        let catalogue = Catalogue::builtin().expect("valid");
+        let start = Profile { website: Some("https://acme-health.example".into()), ..Profile::default() };
+        let summary = |text: &str| ProfilePatch { anonymous_summary: Some(text.into()), ..ProfilePatch::default() };
+        for bad in [
+            "Mail us at team@anywhere.example",
+            "See https://elsewhere.example",
+            "Call 0161 496 0000",
+            "Acme Health Ltd makes sensors",
+            "We are acme-health",
+            "Falls sensors \u{202E}reversed",
+            "Zero\u{200B}width",
+        ] {
+            let errors = start.apply(&summary(bad), &catalogue.taxonomy, "Acme Health Ltd").expect_err(bad);
+            let fields: Vec<&String> = errors.fields().keys().collect();
+            assert_eq!(fields, ["anonymous_summary"], "{bad:?}");
+        }
+        let fine = start.apply(&summary("A small team with a falls sensor"), &catalogue.taxonomy, "Acme Health Ltd");
+        assert!(fine.is_ok());
+        // A new website is checked against the summary already there.
+        let with_summary = Profile { anonymous_summary: Some("The brightpath way".into()), ..Profile::default() };
+        let patch = ProfilePatch { website: Some("https://brightpath.example".into()), ..ProfilePatch::default() };
+        let errors = with_summary.apply(&patch, &catalogue.taxonomy, "Other Name").expect_err("named");
+        assert!(errors.fields().contains_key("anonymous_summary"));
     }
 }

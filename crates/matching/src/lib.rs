@@ -9,6 +9,7 @@
 //! suggestions while it runs.
 
 mod aliases;
+pub mod anonymity;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use domain::{Catalogue, scoring_input};
 use scoring::{Model, Options, OrgInput, Population, TopK};
+use store::generations::ROSTER;
 use store::matches::{Candidate, Saved};
 use store::organisations::ScoringRow;
 use store::{OrgId, Store};
@@ -54,6 +56,9 @@ struct State {
     index: HashMap<OrgId, usize>,
     inputs: Vec<OrgInput>,
     watermark: DateTime<Utc>,
+    /// The roster generation loaded: when an organisation leaves, it moves on and the next
+    /// run starts afresh.
+    roster: i64,
 }
 
 /// Keeps matches in step with organisations' answers and profiles.
@@ -88,23 +93,26 @@ impl Matchmaker {
         Matchmaker { catalogue, model, settings, state: None }
     }
 
-    /// Brings matches up to date: everything with `full` (or on the first run), otherwise only
-    /// the organisations changed since the last run. `progress(done, total)` follows a full run.
+    /// Brings matches up to date: everything with `full` (or on the first run, or after an
+    /// organisation left), otherwise only the organisations changed since the last run.
+    /// `progress(done, total)` follows a full run.
     pub async fn run(
         &mut self,
         store: &Store,
         full: bool,
         progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
     ) -> anyhow::Result<Report> {
+        let roster = store.generation(ROSTER).await.context("failed to read the roster generation")?;
         match self.state.take() {
-            Some(state) if !full => self.incremental(store, state).await,
-            _ => self.full(store, progress).await,
+            Some(state) if !full && state.roster == roster => self.incremental(store, state).await,
+            _ => self.full(store, roster, progress).await,
         }
     }
 
     async fn full(
         &mut self,
         store: &Store,
+        roster: i64,
         progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
     ) -> anyhow::Result<Report> {
         let rows =
@@ -123,7 +131,7 @@ impl Matchmaker {
         .await
         .context("the scoring thread failed")??;
         let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let state = State { population, top, ids, index, inputs, watermark };
+        let state = State { population, top, ids, index, inputs, watermark, roster };
         let pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
         let saved = self.save(store, &state, pairs).await?;
         let report = Report { organisations: state.ids.len(), rescored: state.ids.len(), saved };

@@ -1,6 +1,12 @@
 //! Passwords (argon2id), access tokens (HS256 JWT with issuer, audience and expiry checked)
 //! and the `Member` extractor that turns a bearer token into the caller's account.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -10,7 +16,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::OrgId;
-use store::accounts::{Account, Role};
+use store::accounts::{Account, Role, Session};
 
 use crate::errors::ApiError;
 use crate::state::AppState;
@@ -18,14 +24,15 @@ use crate::state::AppState;
 const ISSUER: &str = "matchwell";
 const AUDIENCE: &str = "matchwell-api";
 
-/// What a token says: the account (`sub`, its random public id), its organisation and role,
-/// so that a request needs no database look-up to know who is calling. Tokens go only to the
-/// account's owner.
+/// What a token says: the account (`sub`, its random public id), its organisation's public
+/// id, and the session version it was issued under (a password reset or change moves the
+/// account to a new version, which ends every earlier token). Tokens go only to the account's
+/// owner, and carry no internal id.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
-    org: i64,
-    role: String,
+    org: String,
+    ver: i64,
     iss: String,
     aud: String,
     iat: i64,
@@ -57,13 +64,14 @@ impl Tokens {
         Tokens { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, ttl }
     }
 
-    /// A token for a verified account; and its lifetime in seconds.
-    pub fn issue(&self, account: &Account) -> Result<(String, i64), ApiError> {
+    /// A token for a verified account at session version `version`; and its lifetime in
+    /// seconds.
+    pub fn issue(&self, account: &Account, version: i64) -> Result<(String, i64), ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: account.public_id.clone(),
-            org: account.organisation.0,
-            role: if account.role == Role::Facilitator { "facilitator" } else { "member" }.to_owned(),
+            org: account.organisation_public_id.clone(),
+            ver: version,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat: now,
@@ -74,10 +82,54 @@ impl Tokens {
         Ok((token, self.ttl.num_seconds()))
     }
 
-    /// The caller a valid token speaks for.
-    fn member(&self, token: &str) -> Option<Member> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
-        Some(Member { public_id: claims.sub, org: OrgId(claims.org), facilitator: claims.role == "facilitator" })
+    /// The claims of a well-signed, current token.
+    fn claims(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+/// Accounts' current sessions, kept for a second after they were read so that a request does
+/// not wait on the database to check its token. A reset or change made by this process drops
+/// the account at once; one made by another process shows here within [`Sessions::FRESH`].
+#[derive(Debug, Default)]
+pub struct Sessions {
+    entries: Mutex<HashMap<String, (Session, Instant)>>,
+}
+
+impl Sessions {
+    /// How long a session read from the store is trusted.
+    pub const FRESH: Duration = Duration::from_secs(1);
+    const CAPACITY: usize = 100_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Session, Instant)>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, account: &str) -> Option<Session> {
+        self.lock().get(account).filter(|(_, read)| read.elapsed() < Self::FRESH).map(|(s, _)| s.clone())
+    }
+
+    fn put(&self, account: &str, session: Session) {
+        let mut entries = self.lock();
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, (_, read)| read.elapsed() < Self::FRESH);
+        }
+        entries.insert(account.to_owned(), (session, Instant::now()));
+    }
+
+    /// Drops what is known of `account` (after its sessions were ended).
+    pub fn forget(&self, account: &str) {
+        self.lock().remove(account);
+    }
+
+    /// The current session of `account`.
+    async fn current(&self, store: &store::Store, account: &str) -> Result<Option<Session>, ApiError> {
+        if let Some(session) = self.get(account) {
+            return Ok(Some(session));
+        }
+        let Some(session) = store.session(account).await? else { return Ok(None) };
+        self.put(account, session.clone());
+        Ok(Some(session))
     }
 }
 
@@ -115,8 +167,8 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
-/// The authenticated caller: a verified account (tokens are issued only to those) and its
-/// organisation.
+/// The authenticated caller: a verified account whose token is of its current session, and
+/// its organisation.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub public_id: String,
@@ -132,22 +184,40 @@ impl Member {
     pub fn is_facilitator(&self) -> bool {
         self.facilitator
     }
+
+    /// The caller of a bearer token, if the token is well signed, current, and of the
+    /// account's current session.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Member>, ApiError> {
+        let Some(claims) = state.tokens.claims(token) else { return Ok(None) };
+        let Some(session) = state.sessions.current(&state.store, &claims.sub).await? else { return Ok(None) };
+        if session.organisation_public_id != claims.org || session.version != claims.ver {
+            return Ok(None);
+        }
+        Ok(Some(Member {
+            public_id: claims.sub,
+            org: session.organisation,
+            facilitator: session.role == Role::Facilitator,
+        }))
+    }
 }
 
 impl FromRequest for Member {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Member, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Member, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = request.app_data::<web::Data<AppState>>() else {
-            return std::future::ready(Err(ApiError::unexpected(anyhow::anyhow!("no state"), "reading the app state")));
-        };
-        let member = request
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = request
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .and_then(|token| state.tokens.member(token.trim()));
-        std::future::ready(member.ok_or(ApiError::Unauthenticated))
+            .map(|token| token.trim().to_owned());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no state"), "reading the app state"))?;
+            let token = token.ok_or(ApiError::Unauthenticated)?;
+            Member::from_token(&state, &token).await?.ok_or(ApiError::Unauthenticated)
+        })
     }
 }

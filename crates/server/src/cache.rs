@@ -1,8 +1,10 @@
 //! Rendered match lists per organisation. A list is served from memory for up to a second
-//! after it was last confirmed current; after that, a one-row fingerprint from the store
-//! (`Store::matches_version`) confirms it or forces a rebuild. Changes made through this
-//! process (reveals, declines, outcomes, profile edits, scoring passes) drop the affected lists
-//! at once, so only changes made by another process can show up to a second late.
+//! after it was last confirmed current; after that, its version from the store
+//! (`Store::matches_version`: a per-organisation counter that every change to the list
+//! increases in its own transaction, and the population generation) confirms it or forces a
+//! rebuild. Changes made through this process (reveals, declines, outcomes, profile edits,
+//! scoring passes) drop the affected lists at once, so only changes made by another process
+//! can show up to a second late.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use store::OrgId;
+use store::matches::ListVersion;
 
 /// Most organisations whose lists are kept; past that the cache starts afresh.
 const CAPACITY: usize = 20_000;
@@ -18,7 +21,7 @@ pub const FRESH: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Entry {
-    version: String,
+    version: ListVersion,
     body: Bytes,
     confirmed: Instant,
 }
@@ -30,7 +33,7 @@ pub enum Cached {
     Fresh(Bytes),
     /// Older: current only if the store's fingerprint is still this one.
     Stale {
-        version: String,
+        version: ListVersion,
         body: Bytes,
     },
     Missing,
@@ -54,13 +57,13 @@ impl MatchLists {
             Some(entry) if entry.confirmed.elapsed() < FRESH => Cached::Fresh(entry.body.clone()),
             Some(entry) => {
                 entry.confirmed = Instant::now();
-                Cached::Stale { version: entry.version.clone(), body: entry.body.clone() }
+                Cached::Stale { version: entry.version, body: entry.body.clone() }
             }
             None => Cached::Missing,
         }
     }
 
-    pub fn put(&self, org: OrgId, version: String, body: Bytes) {
+    pub fn put(&self, org: OrgId, version: ListVersion, body: Bytes) {
         let mut lists = self.lock();
         if lists.len() >= CAPACITY {
             lists.clear();

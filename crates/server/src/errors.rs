@@ -77,7 +77,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::State(message) => ApiError::Conflict(message),
             StoreError::Conflict => ApiError::Conflict("this already exists"),
-            StoreError::Database(_) => ApiError::Unexpected(anyhow::Error::new(error)),
+            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Io(_) => {
+                ApiError::Unexpected(anyhow::Error::new(error))
+            }
         }
     }
 }

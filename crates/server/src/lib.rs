@@ -5,10 +5,13 @@
 //! Invariants: the only crate that knows HTTP, JSON and JWT. Handlers parse their input into
 //! domain values once, at the edge, and answer errors in one shape (`errors.rs`); a 500 never
 //! carries internals. A resource the caller may not see is 404, never 403. Views of a match
-//! come from the store's party view, which holds the other side's identity only once revealed.
+//! come from the store's party view, which holds the other side's identity only once revealed,
+//! and every anonymous profile is generalised through the population's anonymity index
+//! (`matching::anonymity`) before it is shown.
 
 pub mod auth;
 mod cache;
+mod client;
 pub mod config;
 mod csrf;
 pub mod errors;

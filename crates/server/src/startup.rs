@@ -10,11 +10,12 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use domain::Catalogue;
 use matching::Matchmaker;
+use matching::anonymity::Anonymity;
 use secrecy::ExposeSecret;
 use store::Store;
 use tokio::sync::{Notify, watch};
 
-use crate::auth::{Tokens, hash_password, new_token};
+use crate::auth::{Sessions, Tokens, hash_password, new_token};
 use crate::config::Settings;
 use crate::errors::json_error;
 use crate::limits::RateLimiter;
@@ -76,24 +77,32 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
+            limiter: RateLimiter::new(settings.limits.window),
+            anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
             store,
             catalogue,
             settings,
-            limiter: RateLimiter::default(),
             scoring,
             dummy_hash,
             match_lists,
+            sessions: Sessions::default(),
         });
         let shared = state.clone();
+        let https = state.settings.https();
         let server = HttpServer::new(move || {
+            // Responses are never stored by caches unless a handler says otherwise (the
+            // stylesheet does): most carry a member's own data.
+            let mut headers = DefaultHeaders::new()
+                .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "same-origin"))
+                .add(("Cache-Control", "no-store"));
+            if https {
+                headers = headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"));
+            }
             App::new()
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("X-Frame-Options", "DENY"))
-                        .add(("Referrer-Policy", "same-origin")),
-                )
+                .wrap(headers)
                 .app_data(shared.clone())
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))

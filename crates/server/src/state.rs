@@ -6,7 +6,7 @@ use domain::Catalogue;
 use store::Store;
 use tokio::sync::Notify;
 
-use crate::auth::Tokens;
+use crate::auth::{Sessions, Tokens};
 use crate::config::Settings;
 use crate::limits::RateLimiter;
 
@@ -23,4 +23,8 @@ pub struct AppState {
     /// they take as long as logins for known ones.
     pub dummy_hash: String,
     pub match_lists: Arc<crate::cache::MatchLists>,
+    /// Accounts' current session versions, so that checking a token seldom needs the store.
+    pub sessions: Sessions,
+    /// The population's anonymity index, for every anonymous profile shown.
+    pub anonymity: Arc<matching::anonymity::Anonymity>,
 }

@@ -12,6 +12,11 @@ pub enum StoreError {
     /// The request does not fit the current state (an outcome before both revealed).
     #[error("not allowed now: {0}")]
     State(&'static str),
+    /// A stored value that cannot be read (a bug or a damaged database, never user input).
+    #[error("a stored value cannot be read: {0}")]
+    Corrupt(&'static str),
+    #[error("failed to create the database file")]
+    Io(#[source] std::io::Error),
     #[error("database error")]
     Database(#[source] DbErr),
 }

@@ -11,6 +11,7 @@
 pub mod accounts;
 mod entities;
 mod error;
+pub mod generations;
 pub mod leases;
 pub mod mail;
 pub mod matches;
@@ -53,6 +54,7 @@ impl Store {
             let db = Database::connect(pool(16)).await?;
             return Ok(Store { read: db.clone(), db });
         }
+        create_private_file(url)?;
         let db = Database::connect(pool(1)).await?;
         db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
             .await?;
@@ -74,6 +76,25 @@ impl Store {
 
     pub(crate) fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
+    }
+}
+
+/// Creates the SQLite file of `url` readable by its owner only (mode 0600), unless it exists;
+/// SQLite gives its `-wal` and `-shm` files the same mode as the database.
+fn create_private_file(url: &str) -> Result<(), StoreError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(e)),
     }
 }
 

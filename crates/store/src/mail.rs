@@ -99,10 +99,14 @@ impl Store {
         Ok(QueuedEmail::find_by_statement(statement(backend, &sql, values)).one(&self.db).await?)
     }
 
-    /// Marks a claimed email as sent.
+    /// Marks a claimed email as sent and clears its body, which may hold a verification or
+    /// reset link (the row stays, so its idempotency key still keeps a repeat from being
+    /// queued).
     pub async fn mark_email_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         email_queue::Entity::update_many()
             .col_expr(email_queue::Column::SentAt, sea_orm::sea_query::Expr::value(now))
+            .col_expr(email_queue::Column::TextBody, sea_orm::sea_query::Expr::value(""))
+            .col_expr(email_queue::Column::HtmlBody, sea_orm::sea_query::Expr::value(Option::<String>::None))
             .col_expr(email_queue::Column::LastError, sea_orm::sea_query::Expr::value(Option::<String>::None))
             .filter(email_queue::Column::Id.eq(id))
             .exec(&self.db)
@@ -120,6 +124,13 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// What is still stored of the bodies of sent emails (for checks that nothing is kept).
+    pub async fn sent_email_bodies(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let sent =
+            email_queue::Entity::find().filter(email_queue::Column::SentAt.is_not_null()).all(&self.read).await?;
+        Ok(sent.into_iter().map(|row| (row.text_body, row.html_body)).collect())
     }
 
     /// Emails not sent yet.

@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use domain::OrgKind;
+use domain::anonymity::QuasiIdentifiers;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, Set, Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, Set,
+    Statement, TransactionTrait,
 };
 
 use crate::entities::{account, match_party, matches, organisation};
@@ -35,11 +36,12 @@ impl PartyStatus {
         }
     }
 
-    fn parse(raw: &str) -> PartyStatus {
+    fn parse(raw: &str) -> Result<PartyStatus, StoreError> {
         match raw {
-            "revealed" => PartyStatus::Revealed,
-            "declined" => PartyStatus::Declined,
-            _ => PartyStatus::Suggested,
+            "suggested" => Ok(PartyStatus::Suggested),
+            "revealed" => Ok(PartyStatus::Revealed),
+            "declined" => Ok(PartyStatus::Declined),
+            _ => Err(StoreError::Corrupt("a match party's status")),
         }
     }
 }
@@ -94,17 +96,22 @@ pub struct Saved {
     pub capped: usize,
 }
 
-/// The other side of a match as it may be shown before it reveals itself.
+/// The other side's profile as stored, for its anonymous profile. Its kind, region, size band,
+/// stage and sectors may single it out, so they are private here: they are shown only after
+/// generalisation against the population (`domain::anonymity`, CONTRACT.md invariant 6).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnonymousProfile {
-    pub kind: OrgKind,
-    pub sectors: Vec<String>,
-    pub region: Option<String>,
-    pub size_band: Option<String>,
-    pub innovation_stage: Option<String>,
+pub struct CounterpartProfile {
+    quasi_identifiers: QuasiIdentifiers,
     pub capabilities_offered: Vec<String>,
     pub capabilities_sought: Vec<String>,
     pub anonymous_summary: Option<String>,
+}
+
+impl CounterpartProfile {
+    /// The fields to generalise; never show them as they are.
+    pub fn quasi_identifiers(&self) -> &QuasiIdentifiers {
+        &self.quasi_identifiers
+    }
 }
 
 /// Who the other side is; present only once it revealed itself.
@@ -129,7 +136,7 @@ pub struct PartyView {
     pub my_status: PartyStatus,
     /// Whether the other side revealed itself (a decline is never shown).
     pub their_revealed: bool,
-    pub counterpart: AnonymousProfile,
+    pub counterpart: CounterpartProfile,
     pub identity: Option<Identity>,
     pub connected: bool,
     pub my_outcome: Option<Outcome>,
@@ -157,6 +164,13 @@ impl std::fmt::Debug for ConnectedParty {
     }
 }
 
+/// The version of a match list (see [`Store::matches_version`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct ListVersion {
+    pub list: i64,
+    pub population: i64,
+}
+
 /// What a reveal did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revealed {
@@ -173,7 +187,8 @@ struct OpenCount {
 }
 
 /// One row of a party's view: the other side's identity columns are selected only when it
-/// has revealed itself, so an unrevealed identity never leaves the database.
+/// has revealed itself and the caller has not declined, so an unrevealed identity never leaves
+/// the database.
 #[derive(Debug, FromQueryResult)]
 struct ViewRow {
     id: String,
@@ -204,59 +219,70 @@ const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.conne
        mine.status AS my_status, mine.explanation, mine.outcome, theirs.alias, theirs.status AS their_status, \
        o.kind, o.sectors, o.region, o.size_band, o.innovation_stage, o.capabilities_offered, \
        o.capabilities_sought, o.anonymous_summary, \
-       CASE WHEN theirs.status = 'revealed' THEN o.name END AS identity_name, \
-       CASE WHEN theirs.status = 'revealed' THEN o.website END AS identity_website, \
-       CASE WHEN theirs.status = 'revealed' THEN o.description END AS identity_description, \
-       CASE WHEN theirs.status = 'revealed' THEN a.email END AS identity_email \
+       CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.name END AS identity_name, \
+       CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.website END AS identity_website, \
+       CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.description END \
+            AS identity_description, \
+       CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN a.email END AS identity_email \
   FROM match_parties mine \
   JOIN matches m ON m.id = mine.match_id \
   JOIN match_parties theirs ON theirs.match_id = mine.match_id AND theirs.organisation_id <> mine.organisation_id \
   JOIN organisations o ON o.id = theirs.organisation_id \
   LEFT JOIN accounts a ON a.organisation_id = o.id \
- WHERE mine.organisation_id = ?";
+ WHERE mine.organisation_id = ? AND mine.status <> 'declined'";
 
-impl From<ViewRow> for PartyView {
-    fn from(row: ViewRow) -> PartyView {
-        let their_revealed = PartyStatus::parse(&row.their_status) == PartyStatus::Revealed;
-        let identity = match (their_revealed, row.identity_name, row.identity_email) {
-            (true, Some(organisation_name), Some(contact_email)) => Some(Identity {
-                organisation_name,
-                website: row.identity_website,
-                contact_email,
-                description: row.identity_description,
-            }),
-            _ => None,
-        };
-        PartyView {
+impl TryFrom<ViewRow> for PartyView {
+    type Error = StoreError;
+
+    fn try_from(row: ViewRow) -> Result<PartyView, StoreError> {
+        let their_revealed = PartyStatus::parse(&row.their_status)? == PartyStatus::Revealed;
+        let my_status = PartyStatus::parse(&row.my_status)?;
+        let identity =
+            match (their_revealed && my_status != PartyStatus::Declined, row.identity_name, row.identity_email) {
+                (true, Some(organisation_name), Some(contact_email)) => Some(Identity {
+                    organisation_name,
+                    website: row.identity_website,
+                    contact_email,
+                    description: row.identity_description,
+                }),
+                _ => None,
+            };
+        Ok(PartyView {
             id: row.id,
             alias: row.alias,
             score: row.score,
             confidence: row.confidence,
             compatibility: from_json(&row.compatibility),
             explanation: from_json(&row.explanation),
-            my_status: PartyStatus::parse(&row.my_status),
+            my_status,
             their_revealed,
-            counterpart: AnonymousProfile {
-                kind: OrgKind::parse(&row.kind).unwrap_or(OrgKind::Other),
-                sectors: from_json(&row.sectors),
-                region: row.region,
-                size_band: row.size_band,
-                innovation_stage: row.innovation_stage,
+            counterpart: CounterpartProfile {
+                quasi_identifiers: QuasiIdentifiers {
+                    kind: Some(crate::organisations::kind(&row.kind)?),
+                    sectors: from_json(&row.sectors),
+                    region: row.region,
+                    size_band: row.size_band,
+                    innovation_stage: row.innovation_stage,
+                },
                 capabilities_offered: from_json(&row.capabilities_offered),
                 capabilities_sought: from_json(&row.capabilities_sought),
                 anonymous_summary: row.anonymous_summary,
             },
             identity,
             connected: row.connected_at.is_some(),
-            my_outcome: row.outcome.as_deref().and_then(Outcome::parse),
-        }
+            my_outcome: match row.outcome.as_deref() {
+                None => None,
+                Some(raw) => Some(Outcome::parse(raw).ok_or(StoreError::Corrupt("a match outcome"))?),
+            },
+        })
     }
 }
 
 impl Store {
     /// Saves the engine's suggestions, best first: an existing pair keeps its state and gets
     /// the new figures; a new pair becomes a match unless one side already has `cap` open
-    /// matches (open: nobody declined it).
+    /// matches. A party's open matches are those it has not declined itself, so the other
+    /// side's decline frees nothing that the other side could notice.
     pub async fn save_candidates(
         &self,
         mut candidates: Vec<Candidate>,
@@ -294,6 +320,7 @@ impl Store {
             }
         }
         let mut saved = Saved::default();
+        let mut changed_lists: HashSet<i64> = HashSet::new();
         let mut new_matches = Vec::new();
         let mut new_parties = Vec::new();
         for candidate in candidates {
@@ -311,25 +338,23 @@ impl Store {
                     continue;
                 }
                 matches::Entity::update_many()
-                    .col_expr(matches::Column::Score, sea_orm::sea_query::Expr::value(candidate.score))
-                    .col_expr(matches::Column::Confidence, sea_orm::sea_query::Expr::value(candidate.confidence))
-                    .col_expr(matches::Column::Compatibility, sea_orm::sea_query::Expr::value(compatibility))
-                    .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+                    .col_expr(matches::Column::Score, Expr::value(candidate.score))
+                    .col_expr(matches::Column::Confidence, Expr::value(candidate.confidence))
+                    .col_expr(matches::Column::Compatibility, Expr::value(compatibility))
+                    .col_expr(matches::Column::UpdatedAt, Expr::value(now))
                     .filter(matches::Column::Id.eq(id.as_str()))
                     .exec(&txn)
                     .await?;
                 for (org, explanation) in [(low, &candidate.explanation_low), (high, &candidate.explanation_high)] {
                     match_party::Entity::update_many()
-                        .col_expr(
-                            match_party::Column::Explanation,
-                            sea_orm::sea_query::Expr::value(to_json(explanation)),
-                        )
+                        .col_expr(match_party::Column::Explanation, Expr::value(to_json(explanation)))
                         .filter(match_party::Column::MatchId.eq(id.as_str()))
                         .filter(match_party::Column::OrganisationId.eq(org))
                         .exec(&txn)
                         .await?;
                 }
                 saved.updated += 1;
+                changed_lists.extend([low, high]);
                 continue;
             }
             let count = |org: i64| open.get(&org).copied().unwrap_or(0);
@@ -369,6 +394,7 @@ impl Store {
                 });
             }
             saved.created += 1;
+            changed_lists.extend([low, high]);
         }
         for chunk in new_matches.chunks(100) {
             matches::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
@@ -376,54 +402,48 @@ impl Store {
         for chunk in new_parties.chunks(100) {
             match_party::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
         }
+        let changed_lists: Vec<i64> = changed_lists.into_iter().collect();
+        for chunk in changed_lists.chunks(500) {
+            bump_lists(&txn, chunk).await?;
+        }
         txn.commit().await?;
         Ok(saved)
     }
 
     /// The caller's matches that it has not declined, best first, in one query.
     pub async fn matches_for(&self, org: OrgId) -> Result<Vec<PartyView>, StoreError> {
-        let sql = format!("{VIEW} AND mine.status <> 'declined' ORDER BY m.score DESC, m.id");
+        let sql = format!("{VIEW} ORDER BY m.score DESC, m.id");
         let rows = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into()])).all(&self.read).await?;
-        Ok(rows.into_iter().map(PartyView::from).collect())
+        rows.into_iter().map(PartyView::try_from).collect()
     }
 
-    /// A fingerprint of everything [`Store::matches_for`] would show `org`: it changes whenever a
-    /// match is added, declined, revealed, re-scored or reported on, or a counterpart changes
-    /// its profile. One row, so checking it costs little more than a ping.
-    pub async fn matches_version(&self, org: OrgId) -> Result<String, StoreError> {
-        let sql = "SELECT COUNT(*) AS n, MAX(m.updated_at) AS matches_at, MAX(o.changed_at) AS profiles_at \
-              FROM match_parties mine \
-              JOIN matches m ON m.id = mine.match_id \
-              JOIN match_parties theirs ON theirs.match_id = mine.match_id AND theirs.organisation_id <> mine.organisation_id \
-              JOIN organisations o ON o.id = theirs.organisation_id \
-             WHERE mine.organisation_id = ? AND mine.status <> 'declined'";
-        #[derive(FromQueryResult)]
-        struct Version {
-            n: i64,
-            matches_at: Option<DateTime<Utc>>,
-            profiles_at: Option<DateTime<Utc>>,
-        }
-        let version =
-            Version::find_by_statement(statement(self.backend(), sql, [org.0.into()])).one(&self.read).await?;
-        Ok(version.map_or_else(String::new, |v| {
-            let time = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros()).unwrap_or_default();
-            format!("{}-{}-{}", v.n, time(v.matches_at), time(v.profiles_at))
-        }))
+    /// The version of everything [`Store::matches_for`] shows `org`: its list version, which
+    /// every change to its list increases in the change's own transaction, and the population
+    /// generation that its counterparts' anonymous profiles are generalised against. One
+    /// primary-key row, so checking it costs little more than a ping.
+    pub async fn matches_version(&self, org: OrgId) -> Result<ListVersion, StoreError> {
+        let sql = "SELECT o.list_version AS list, g.value AS population FROM organisations o, generations g \
+                   WHERE o.id = ? AND g.name = 'population'";
+        ListVersion::find_by_statement(statement(self.backend(), sql, [org.0.into()]))
+            .one(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
-    /// One match as the caller sees it; [`StoreError::NotFound`] unless the caller is a party.
+    /// One match as the caller sees it; [`StoreError::NotFound`] unless the caller is a party
+    /// that has not declined it.
     pub async fn match_for(&self, org: OrgId, id: &str) -> Result<PartyView, StoreError> {
         let sql = format!("{VIEW} AND m.id = ?");
         let row = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into(), id.into()]))
             .one(&self.read)
             .await?;
-        row.map(PartyView::from).ok_or(StoreError::NotFound)
+        row.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// Reveals the caller to the other side (irreversible, and repeating it changes nothing).
     /// When the other side has revealed too, the pair is connected, exactly once even if both
     /// reveal at the same moment, and the emails `announce` builds are queued in the same
-    /// transaction.
+    /// transaction. A party that declined the match cannot reveal itself in it (not found).
     pub async fn reveal(
         &self,
         org: OrgId,
@@ -432,32 +452,22 @@ impl Store {
         announce: impl FnOnce(&Connection) -> Vec<NewEmail>,
     ) -> Result<Revealed, StoreError> {
         let txn = self.db.begin().await?;
-        // Touching the match first takes its row lock on PostgreSQL, so two reveals of one
+        // Touching the match first takes its row lock on PostgreSQL, so two changes to one
         // match run one after the other and the second sees the first.
-        let touched = matches::Entity::update_many()
-            .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(matches::Column::Id.eq(id))
-            .filter(Condition::any().add(matches::Column::OrgLow.eq(org.0)).add(matches::Column::OrgHigh.eq(org.0)))
-            .exec(&txn)
-            .await?;
-        if touched.rows_affected != 1 {
-            return Err(StoreError::NotFound);
-        }
+        lock_match(&txn, org, id, now).await?;
         let (mine, theirs) = parties(&txn, id, org).await?;
-        match PartyStatus::parse(&mine.status) {
+        match PartyStatus::parse(&mine.status)? {
             PartyStatus::Declined => return Err(StoreError::NotFound),
             PartyStatus::Revealed => {}
             PartyStatus::Suggested => {
-                let mut row = mine.into_active_model();
-                row.status = Set(PartyStatus::Revealed.as_str().to_owned());
-                row.revealed_at = Set(Some(now));
-                row.update(&txn).await?;
+                set_status(&txn, id, org, PartyStatus::Suggested, PartyStatus::Revealed, now).await?;
+                bump_lists(&txn, &[org.0, theirs.organisation_id]).await?;
             }
         }
         let mut connected_now = false;
-        if PartyStatus::parse(&theirs.status) == PartyStatus::Revealed {
+        if PartyStatus::parse(&theirs.status)? == PartyStatus::Revealed {
             let connected = matches::Entity::update_many()
-                .col_expr(matches::Column::ConnectedAt, sea_orm::sea_query::Expr::value(now))
+                .col_expr(matches::Column::ConnectedAt, Expr::value(now))
                 .filter(matches::Column::Id.eq(id))
                 .filter(matches::Column::ConnectedAt.is_null())
                 .exec(&txn)
@@ -480,19 +490,25 @@ impl Store {
         Ok(Revealed { connected_now, other: OrgId(theirs.organisation_id) })
     }
 
-    /// Hides the match from the caller; the other side is never told.
+    /// Hides the match from the caller; the other side is never told (its list does not
+    /// change). Refused once the caller has revealed itself, since a reveal cannot be undone.
     pub async fn decline(&self, org: OrgId, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let party = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
-        let party = party.ok_or(StoreError::NotFound)?;
-        if PartyStatus::parse(&party.status) != PartyStatus::Declined {
-            let txn = self.db.begin().await?;
-            let mut row = party.into_active_model();
-            row.status = Set(PartyStatus::Declined.as_str().to_owned());
-            row.declined_at = Set(Some(now));
-            row.update(&txn).await?;
-            touch(&txn, id, now).await?;
-            txn.commit().await?;
+        let txn = self.db.begin().await?;
+        lock_match(&txn, org, id, now).await?;
+        let (mine, _) = parties(&txn, id, org).await?;
+        match PartyStatus::parse(&mine.status)? {
+            PartyStatus::Declined => return Ok(()),
+            PartyStatus::Revealed => {
+                return Err(StoreError::State(
+                    "you have revealed yourself in this match, and a reveal cannot be undone, so it cannot be declined",
+                ));
+            }
+            PartyStatus::Suggested => {
+                set_status(&txn, id, org, PartyStatus::Suggested, PartyStatus::Declined, now).await?;
+                bump_lists(&txn, &[org.0]).await?;
+            }
         }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -504,32 +520,82 @@ impl Store {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let party = match_party::Entity::find_by_id((id.to_owned(), org.0)).one(&self.db).await?;
-        let party = party.ok_or(StoreError::NotFound)?;
-        if PartyStatus::parse(&party.status) == PartyStatus::Declined {
+        let txn = self.db.begin().await?;
+        let record = lock_match(&txn, org, id, now).await?;
+        let (mine, _) = parties(&txn, id, org).await?;
+        if PartyStatus::parse(&mine.status)? == PartyStatus::Declined {
             return Err(StoreError::NotFound);
         }
-        let record = matches::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or(StoreError::NotFound)?;
         if record.connected_at.is_none() {
             return Err(StoreError::State("an outcome can be reported once both sides have revealed themselves"));
         }
-        let txn = self.db.begin().await?;
-        let mut row = party.into_active_model();
-        row.outcome = Set(Some(outcome.as_str().to_owned()));
-        row.outcome_at = Set(Some(now));
-        row.update(&txn).await?;
-        touch(&txn, id, now).await?;
+        match_party::Entity::update_many()
+            .col_expr(match_party::Column::Outcome, Expr::value(outcome.as_str()))
+            .col_expr(match_party::Column::OutcomeAt, Expr::value(now))
+            .filter(match_party::Column::MatchId.eq(id))
+            .filter(match_party::Column::OrganisationId.eq(org.0))
+            .exec(&txn)
+            .await?;
+        bump_lists(&txn, &[org.0]).await?;
         txn.commit().await?;
         Ok(())
     }
 }
 
-/// Marks a match as changed, so that cached views of it are rebuilt.
-async fn touch(txn: &DatabaseTransaction, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    matches::Entity::update_many()
-        .col_expr(matches::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+/// Marks the match `id` as changed, which on PostgreSQL also takes its row lock until the
+/// transaction ends; [`StoreError::NotFound`] unless `org` is a party. The match as it is now.
+async fn lock_match(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<matches::Model, StoreError> {
+    let touched = matches::Entity::update_many()
+        .col_expr(matches::Column::UpdatedAt, Expr::value(now))
         .filter(matches::Column::Id.eq(id))
+        .filter(Condition::any().add(matches::Column::OrgLow.eq(org.0)).add(matches::Column::OrgHigh.eq(org.0)))
         .exec(txn)
+        .await?;
+    if touched.rows_affected != 1 {
+        return Err(StoreError::NotFound);
+    }
+    matches::Entity::find_by_id(id.to_owned()).one(txn).await?.ok_or(StoreError::NotFound)
+}
+
+/// Moves a party from one status to another, only if it is still in the first.
+async fn set_status(
+    txn: &DatabaseTransaction,
+    id: &str,
+    org: OrgId,
+    from: PartyStatus,
+    to: PartyStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut update = match_party::Entity::update_many().col_expr(match_party::Column::Status, Expr::value(to.as_str()));
+    update = match to {
+        PartyStatus::Revealed => update.col_expr(match_party::Column::RevealedAt, Expr::value(now)),
+        PartyStatus::Declined => update.col_expr(match_party::Column::DeclinedAt, Expr::value(now)),
+        PartyStatus::Suggested => update,
+    };
+    let moved = update
+        .filter(match_party::Column::MatchId.eq(id))
+        .filter(match_party::Column::OrganisationId.eq(org.0))
+        .filter(match_party::Column::Status.eq(from.as_str()))
+        .exec(txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(StoreError::State("this match changed at the same moment; try again"));
+    }
+    Ok(())
+}
+
+/// Moves the match lists of these organisations to a new version, in the caller's
+/// transaction, so that every process sees that its cached copies are stale.
+pub(crate) async fn bump_lists(db: &impl ConnectionTrait, orgs: &[i64]) -> Result<(), StoreError> {
+    organisation::Entity::update_many()
+        .col_expr(organisation::Column::ListVersion, Expr::col(organisation::Column::ListVersion).add(1))
+        .filter(organisation::Column::Id.is_in(orgs.iter().copied()))
+        .exec(db)
         .await?;
     Ok(())
 }

@@ -3,14 +3,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use domain::anonymity::QuasiIdentifiers;
 use domain::{AnswerSet, OrgKind, Profile, Questionnaire, RawAnswer};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::entities::{answer, organisation};
-use crate::{OrgId, Store, StoreError, from_json, to_json};
+use crate::entities::{account, answer, organisation};
+use crate::generations::{POPULATION, ROSTER, bump};
+use crate::{OrgId, Store, StoreError, from_json, statement, to_json};
 
 /// An organisation and its profile, as its own members see it.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,6 +24,31 @@ pub struct Organisation {
     pub profile: Profile,
     pub created_at: DateTime<Utc>,
     pub changed_at: DateTime<Utc>,
+}
+
+/// What a profile update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub profile: Profile,
+    /// The organisations whose match lists show this profile and so changed with it.
+    pub affected: Vec<OrgId>,
+    /// A field of anonymous profiles changed: so did the population, and with it, possibly,
+    /// how every anonymous profile is generalised.
+    pub population_changed: bool,
+}
+
+/// The fields of an organisation that anonymous profiles show and generalise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopulationRow {
+    pub id: OrgId,
+    pub quasi_identifiers: QuasiIdentifiers,
+}
+
+impl Organisation {
+    fn quasi_identifiers(&self) -> (&[String], &Option<String>, &Option<String>, &Option<String>) {
+        let p = &self.profile;
+        (&p.sectors, &p.region, &p.size_band, &p.innovation_stage)
+    }
 }
 
 impl std::fmt::Debug for Organisation {
@@ -45,15 +73,28 @@ pub(crate) fn profile(model: &organisation::Model) -> Profile {
     }
 }
 
-pub(crate) fn organisation(model: organisation::Model) -> Organisation {
-    Organisation {
+pub(crate) fn kind(raw: &str) -> Result<OrgKind, StoreError> {
+    OrgKind::parse(raw).map_err(|_| StoreError::Corrupt("an organisation kind"))
+}
+
+pub(crate) fn organisation(model: organisation::Model) -> Result<Organisation, StoreError> {
+    Ok(Organisation {
         id: OrgId(model.id),
-        kind: OrgKind::parse(&model.kind).unwrap_or(OrgKind::Other),
+        kind: kind(&model.kind)?,
         profile: profile(&model),
         name: model.name,
         created_at: model.created_at,
         changed_at: model.changed_at,
-    }
+    })
+}
+
+/// Only organisations whose account is verified are matched and counted in the population.
+fn verified() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(account::Column::OrganisationId)
+        .from(account::Entity)
+        .and_where(account::Column::VerifiedAt.is_not_null())
+        .to_owned()
 }
 
 /// What the scoring worker needs of one organisation.
@@ -78,12 +119,53 @@ fn raw_answer(model: answer::Model) -> RawAnswer {
 impl Store {
     pub async fn organisation(&self, id: OrgId) -> Result<Organisation, StoreError> {
         let found = organisation::Entity::find_by_id(id.0).one(&self.read).await?;
-        found.map(organisation).ok_or(StoreError::NotFound)
+        organisation(found.ok_or(StoreError::NotFound)?)
     }
 
-    /// Replaces the profile; the organisation is then due for re-scoring.
-    pub async fn save_profile(&self, id: OrgId, profile: &Profile, now: DateTime<Utc>) -> Result<(), StoreError> {
-        write_profile(&self.db, id, profile, now).await
+    /// Changes the profile in one transaction: reads it (locking the row on PostgreSQL), lets
+    /// `change` compute the new profile from the current organisation, and writes it. When
+    /// the profile changed, the organisation is due for re-scoring and the match lists that
+    /// show it move to a new version; when a field of anonymous profiles changed, so does the
+    /// population. An `Err` from `change` stores nothing.
+    pub async fn update_profile<E>(
+        &self,
+        id: OrgId,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&Organisation) -> Result<Profile, E>,
+    ) -> Result<Result<ProfileUpdate, E>, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut query = organisation::Entity::find_by_id(id.0);
+        if self.backend() == DatabaseBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let current = organisation(query.one(&txn).await?.ok_or(StoreError::NotFound)?)?;
+        let profile = match change(&current) {
+            Ok(profile) => profile,
+            Err(rejected) => return Ok(Err(rejected)),
+        };
+        if profile == current.profile {
+            return Ok(Ok(ProfileUpdate { profile, affected: vec![], population_changed: false }));
+        }
+        let next = Organisation { profile: profile.clone(), ..current.clone() };
+        write_profile(&txn, id, &profile, now).await?;
+        let population_changed = next.quasi_identifiers() != current.quasi_identifiers();
+        if population_changed {
+            bump(&txn, POPULATION).await?;
+        }
+        #[derive(FromQueryResult)]
+        struct Affected {
+            id: i64,
+        }
+        let sql = "UPDATE organisations SET list_version = list_version + 1 WHERE id IN \
+             (SELECT theirs.organisation_id FROM match_parties mine \
+                JOIN match_parties theirs ON theirs.match_id = mine.match_id \
+                 AND theirs.organisation_id <> mine.organisation_id \
+               WHERE mine.organisation_id = ? AND theirs.status <> 'declined') \
+             RETURNING id";
+        let affected = Affected::find_by_statement(statement(self.backend(), sql, [id.0.into()])).all(&txn).await?;
+        txn.commit().await?;
+        let affected = affected.into_iter().map(|a| OrgId(a.id)).collect();
+        Ok(Ok(ProfileUpdate { profile, affected, population_changed }))
     }
 
     pub async fn answers(&self, id: OrgId, questionnaire: &Questionnaire) -> Result<AnswerSet, StoreError> {
@@ -112,7 +194,9 @@ impl Store {
         since: Option<DateTime<Utc>>,
         questionnaire: &Questionnaire,
     ) -> Result<Vec<ScoringRow>, StoreError> {
-        let mut query = organisation::Entity::find().order_by_asc(organisation::Column::ChangedAt);
+        let mut query = organisation::Entity::find()
+            .filter(Expr::col(organisation::Column::Id).in_subquery(verified()))
+            .order_by_asc(organisation::Column::ChangedAt);
         if let Some(since) = since {
             query = query.filter(organisation::Column::ChangedAt.gte(since));
         }
@@ -127,19 +211,65 @@ impl Store {
         for row in rows.all(&self.read).await? {
             answers.entry(row.organisation_id).or_default().push(raw_answer(row));
         }
-        Ok(orgs
-            .into_iter()
+        orgs.into_iter()
             .map(|model| {
                 let raw = answers.remove(&model.id).unwrap_or_default();
-                ScoringRow {
+                Ok(ScoringRow {
                     id: OrgId(model.id),
-                    kind: OrgKind::parse(&model.kind).unwrap_or(OrgKind::Other),
+                    kind: kind(&model.kind)?,
                     profile: profile(&model),
                     answers: AnswerSet::from_stored(questionnaire, raw),
                     changed_at: model.changed_at,
-                }
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// The fields of anonymous profiles of every verified organisation, and the population
+    /// generation they were read at (read first, so a change during the read shows as a newer
+    /// generation next time).
+    pub async fn population(&self) -> Result<(i64, Vec<PopulationRow>), StoreError> {
+        let generation = self.generation(POPULATION).await?;
+        let orgs = organisation::Entity::find()
+            .filter(Expr::col(organisation::Column::Id).in_subquery(verified()))
+            .all(&self.read)
+            .await?;
+        let rows = orgs
+            .into_iter()
+            .map(|model| {
+                let p = profile(&model);
+                Ok(PopulationRow {
+                    id: OrgId(model.id),
+                    quasi_identifiers: QuasiIdentifiers {
+                        kind: Some(kind(&model.kind)?),
+                        sectors: p.sectors,
+                        region: p.region,
+                        size_band: p.size_band,
+                        innovation_stage: p.innovation_stage,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((generation, rows))
+    }
+
+    /// Organisations that are not demonstration data.
+    pub async fn real_organisations(&self) -> Result<u64, StoreError> {
+        Ok(organisation::Entity::find().filter(organisation::Column::Demo.eq(false)).count(&self.read).await?)
+    }
+
+    /// Deletes every demonstration organisation with everything that is theirs (accounts,
+    /// answers, matches); how many there were.
+    pub async fn remove_demo_organisations(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await?;
+        let removed =
+            organisation::Entity::delete_many().filter(organisation::Column::Demo.eq(true)).exec(&txn).await?;
+        if removed.rows_affected > 0 {
+            bump(&txn, POPULATION).await?;
+            bump(&txn, ROSTER).await?;
+        }
+        txn.commit().await?;
+        Ok(removed.rows_affected)
     }
 }
 
@@ -148,10 +278,14 @@ pub(crate) async fn insert_organisation(
     db: &impl ConnectionTrait,
     name: &str,
     kind: OrgKind,
+    demo: bool,
     now: DateTime<Utc>,
 ) -> Result<OrgId, StoreError> {
     let empty = to_json::<Vec<String>>(&Vec::new());
     let row = organisation::ActiveModel {
+        public_id: Set(uuid::Uuid::new_v4().to_string()),
+        list_version: Set(0),
+        demo: Set(demo),
         name: Set(name.to_owned()),
         kind: Set(kind.as_str().to_owned()),
         website: Set(None),
@@ -205,7 +339,7 @@ pub(crate) async fn write_answers(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let touched = organisation::Entity::update_many()
-        .col_expr(organisation::Column::ChangedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(organisation::Column::ChangedAt, Expr::value(now))
         .filter(organisation::Column::Id.eq(id.0))
         .exec(db)
         .await?;

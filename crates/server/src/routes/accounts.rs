@@ -1,19 +1,28 @@
-//! Sign-up, email verification and login. Neither registering nor logging in tells the
-//! caller whether an email is known: a second registration answers like the first (and mails
-//! the owner instead), and an unknown email costs a password check like a known one.
+//! Sign-up, email verification, login, password resets and changes.
+//!
+//! The mailbox owner decides the password: verifying asks for the password of the sign-up
+//! whose link is used, and signing up again before verifying replaces the pending sign-up, so
+//! a stranger who registers someone else's address never holds the account. None of these
+//! endpoints tells the caller whether an address is known: a second registration answers like
+//! the first, the reset and resend requests answer alike for any address, and an unknown
+//! address costs a password check at login like a known one.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, put, web};
 use chrono::Utc;
 use domain::{EmailAddress, FieldErrors, OrgKind, OrganisationName, Password};
 use serde::Deserialize;
 use serde_json::json;
-use store::StoreError;
-use store::accounts::{Registration, Role, Verification};
+use store::accounts::{Registered, Registration, Role, TokenUse};
 
-use crate::auth::{hash_password, new_token, token_hash, verify_password};
+use crate::auth::{Member, hash_password, new_token, token_hash, verify_password};
 use crate::errors::ApiError;
 use crate::routes::client;
 use crate::state::AppState;
+
+/// How long a verification link works.
+const VERIFY_FOR: chrono::Duration = chrono::Duration::hours(48);
+/// How long a password-reset link works.
+const RESET_FOR: chrono::Duration = chrono::Duration::hours(1);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,80 +33,294 @@ pub struct RegisterBody {
     kind: String,
 }
 
+/// A sign-up, parsed.
+pub struct SignUp {
+    pub email: EmailAddress,
+    pub password: Password,
+    pub name: OrganisationName,
+    pub kind: OrgKind,
+}
+
+impl SignUp {
+    pub fn parse(email: &str, password: String, name: &str, kind: &str) -> Result<SignUp, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let email = errors.check("email", EmailAddress::parse(email));
+        let password = errors.check("password", Password::parse(password));
+        let name = errors.check("organisation_name", OrganisationName::parse(name));
+        let kind = errors.check("kind", OrgKind::parse(kind));
+        match (email, password, name, kind) {
+            (Some(email), Some(password), Some(name), Some(kind)) => Ok(SignUp { email, password, name, kind }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Registers `sign_up` (the same for the API and the web form): a verification link to a new
+/// or still unverified address, a notice to the owner of a verified one.
+pub async fn sign_up(request: &HttpRequest, state: &AppState, sign_up: SignUp) -> Result<(), ApiError> {
+    let key = format!("register:{}", client(request, state));
+    if state.limiter.count(&key) >= state.settings.limits.registrations {
+        return Err(ApiError::TooManyRequests);
+    }
+    state.limiter.record(&key);
+    let token = new_token();
+    let now = Utc::now();
+    let registration = Registration {
+        password_hash: hash_password(sign_up.password).await?,
+        email: sign_up.email,
+        name: sign_up.name,
+        kind: sign_up.kind,
+        token_hash: token_hash(&token),
+        token_expires_at: now + VERIFY_FOR,
+    };
+    let public_url = &state.settings.public_url;
+    let attempt = uuid::Uuid::new_v4().to_string();
+    let recipient = registration.email.as_str();
+    let verification = digest::compose::verification(&attempt, recipient, public_url, &token);
+    match state.store.register(&registration, &verification, now).await? {
+        Registered::Created => tracing::info!("organisation registered"),
+        Registered::Replaced => tracing::info!("pending registration replaced"),
+        Registered::AlreadyVerified => {
+            let notice = digest::compose::already_registered(&attempt, recipient, public_url);
+            state.store.enqueue_email(&notice, now).await?;
+            tracing::info!("registration for an address that already has an account");
+        }
+    }
+    Ok(())
+}
+
 #[post("/auth/register")]
 pub async fn register(
     request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = &state.settings.limits;
-    let key = format!("register:{}", client(&request));
-    if state.limiter.count(&key, limits.window) >= limits.registrations {
-        return Err(ApiError::TooManyRequests);
-    }
-    state.limiter.record(&key);
     let body = body.into_inner();
-    let mut errors = FieldErrors::new();
-    let email = errors.check("email", EmailAddress::parse(&body.email));
-    let password = errors.check("password", Password::parse(body.password));
-    let name = errors.check("organisation_name", OrganisationName::parse(&body.organisation_name));
-    let kind = errors.check("kind", OrgKind::parse(&body.kind));
-    let (Some(email), Some(password), Some(name), Some(kind)) = (email, password, name, kind) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let password_hash = hash_password(password).await?;
-    let token = new_token();
-    let now = Utc::now();
-    let role = if state.settings.facilitator_emails.contains(&email) { Role::Facilitator } else { Role::Member };
-    let registration = Registration {
-        email: email.clone(),
-        password_hash,
-        name,
-        kind,
-        role,
-        token_hash: token_hash(&token),
-        token_expires_at: now + chrono::Duration::hours(48),
-    };
-    let public_url = state.settings.public_url.clone();
-    let recipient = email.as_str().to_owned();
-    let registered = state
-        .store
-        .register(registration, now, |account| digest::compose::verification(account, &recipient, &public_url, &token))
-        .await;
-    match registered {
-        Ok(account) => tracing::info!(account = %account.public_id, "organisation registered"),
-        Err(StoreError::Conflict) => {
-            let attempt = uuid::Uuid::new_v4().to_string();
-            let notice = digest::compose::already_registered(&attempt, email.as_str(), &public_url);
-            state.store.enqueue_email(&notice, now).await?;
-            tracing::info!("registration for an address that already has an account");
-        }
-        Err(other) => return Err(other.into()),
-    }
+    let parsed = SignUp::parse(&body.email, body.password, &body.organisation_name, &body.kind)?;
+    sign_up(&request, &state, parsed).await?;
     Ok(HttpResponse::Created().json(json!({
         "status": "verification_sent",
         "message": "Check your inbox: we sent a link to confirm your email address.",
     })))
 }
 
+/// Why a verification was refused.
+#[derive(Debug)]
+pub enum VerifyError {
+    /// Unknown, used, replaced by a later sign-up, or expired.
+    InvalidLink,
+    /// Not the password of the sign-up that sent this link.
+    WrongPassword,
+    TooManyAttempts,
+    Unexpected(ApiError),
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> ApiError {
+        match error {
+            VerifyError::InvalidLink => {
+                FieldErrors::one("token", "this link is not valid, was already used, was replaced by a newer one, or has expired").into()
+            }
+            VerifyError::WrongPassword => FieldErrors::one(
+                "password",
+                "this is not the password chosen when this link was sent; if you did not sign up, sign up yourself to claim your address",
+            )
+            .into(),
+            VerifyError::TooManyAttempts => ApiError::TooManyRequests,
+            VerifyError::Unexpected(error) => error,
+        }
+    }
+}
+
+impl From<store::StoreError> for VerifyError {
+    fn from(error: store::StoreError) -> VerifyError {
+        VerifyError::Unexpected(error.into())
+    }
+}
+
+/// Verifies an address with the token of its link and the password of the sign-up that sent
+/// it (the same for the API and the web form). The facilitator role is given here, never
+/// before.
+pub async fn verify_email(
+    request: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    password: String,
+) -> Result<(), VerifyError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 128 {
+        return Err(VerifyError::InvalidLink);
+    }
+    let failures = format!("verify:{}", client(request, state));
+    if state.limiter.count(&failures) >= state.settings.limits.client_failures {
+        return Err(VerifyError::TooManyAttempts);
+    }
+    let hash = token_hash(token);
+    let now = Utc::now();
+    let Some(pending) = state.store.pending_verification(&hash, now).await? else {
+        state.limiter.record(&failures);
+        return Err(VerifyError::InvalidLink);
+    };
+    if !verify_password(password, pending.password_hash).await.map_err(VerifyError::Unexpected)? {
+        state.limiter.record(&failures);
+        return Err(VerifyError::WrongPassword);
+    }
+    let role =
+        if state.settings.facilitator_emails.contains(&pending.email) { Role::Facilitator } else { Role::Member };
+    match state.store.complete_verification(&hash, role, now).await? {
+        TokenUse::Accepted { account } => {
+            state.sessions.forget(&account);
+            // A new member of the population: anonymous profiles may now show more.
+            state.match_lists.clear();
+            tracing::info!(account = %account, "email verified");
+            Ok(())
+        }
+        TokenUse::Invalid => Err(VerifyError::InvalidLink),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     token: String,
+    password: String,
 }
 
 #[post("/auth/verify")]
-pub async fn verify(state: web::Data<AppState>, body: web::Json<VerifyBody>) -> Result<HttpResponse, ApiError> {
-    let token = body.token.trim();
-    if token.is_empty() || token.len() > 128 {
-        return Err(FieldErrors::one("token", "this link is not valid").into());
+pub async fn verify(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<VerifyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    verify_email(&request, &state, &body.token, body.password).await?;
+    Ok(HttpResponse::Ok().json(json!({"verified": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailBody {
+    email: String,
+}
+
+/// What every reset or resend request is answered, whatever the address.
+fn email_request_accepted() -> HttpResponse {
+    HttpResponse::Accepted().json(json!({
+        "status": "accepted",
+        "message": "If this address has an account, we have sent it an email with a link.",
+    }))
+}
+
+/// Counts a request for a link to `email`, per address and per client; whether it may go on.
+fn email_request_allowed(request: &HttpRequest, state: &AppState, email: &EmailAddress) -> bool {
+    let limit = state.settings.limits.email_requests;
+    let by_email = format!("email-request:{}", email.as_str());
+    let by_client = format!("email-request-client:{}", client(request, state));
+    if state.limiter.count(&by_email) >= limit || state.limiter.count(&by_client) >= limit * 10 {
+        return false;
     }
-    match state.store.verify_email(&token_hash(token), Utc::now()).await? {
-        Verification::Verified => Ok(HttpResponse::Ok().json(json!({"verified": true}))),
-        Verification::Invalid => {
+    state.limiter.record(&by_email);
+    state.limiter.record(&by_client);
+    true
+}
+
+/// Sends a password-reset link if the address has a verified account (the same for the API
+/// and the web form); the caller answers alike either way.
+pub async fn request_password_reset(request: &HttpRequest, state: &AppState, email: &str) -> Result<(), ApiError> {
+    let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
+    if !email_request_allowed(request, state, &email) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let token = new_token();
+    let now = Utc::now();
+    let message = digest::compose::password_reset(
+        &uuid::Uuid::new_v4().to_string(),
+        email.as_str(),
+        &state.settings.public_url,
+        &token,
+    );
+    let sent = state.store.start_password_reset(&email, &token_hash(&token), now + RESET_FOR, now, &message).await?;
+    tracing::info!(sent, "password reset requested");
+    Ok(())
+}
+
+#[post("/auth/password-reset")]
+pub async fn password_reset(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    request_password_reset(&request, &state, &body.email).await?;
+    Ok(email_request_accepted())
+}
+
+/// Sets a new password with a reset token, ending every earlier session (the same for the API
+/// and the web form).
+pub async fn confirm_password_reset(state: &AppState, token: &str, password: String) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    let password = errors.check("password", Password::parse(password));
+    let token = token.trim();
+    if token.is_empty() || token.len() > 128 {
+        errors.add("token", "this link is not valid");
+    }
+    let Some(password) = password.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
+    let hash = hash_password(password).await?;
+    match state.store.finish_password_reset(&token_hash(token), &hash, Utc::now()).await? {
+        TokenUse::Accepted { account } => {
+            state.sessions.forget(&account);
+            tracing::info!(account = %account, "password reset");
+            Ok(())
+        }
+        TokenUse::Invalid => {
             Err(FieldErrors::one("token", "this link is not valid, was already used, or has expired").into())
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    token: String,
+    password: String,
+}
+
+#[post("/auth/password-reset/confirm")]
+pub async fn password_reset_confirm(
+    state: web::Data<AppState>,
+    body: web::Json<ResetBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    confirm_password_reset(&state, &body.token, body.password).await?;
+    Ok(HttpResponse::Ok().json(json!({"password_reset": true})))
+}
+
+/// Sends a fresh verification link if the address is registered but not verified.
+pub async fn request_verification(request: &HttpRequest, state: &AppState, email: &str) -> Result<(), ApiError> {
+    let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
+    if !email_request_allowed(request, state, &email) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let token = new_token();
+    let now = Utc::now();
+    let message = digest::compose::verification(
+        &uuid::Uuid::new_v4().to_string(),
+        email.as_str(),
+        &state.settings.public_url,
+        &token,
+    );
+    let sent = state.store.resend_verification(&email, &token_hash(&token), now + VERIFY_FOR, now, &message).await?;
+    tracing::info!(sent, "verification link requested");
+    Ok(())
+}
+
+#[post("/auth/resend-verification")]
+pub async fn resend_verification(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    request_verification(&request, &state, &body.email).await?;
+    Ok(email_request_accepted())
 }
 
 #[derive(Deserialize)]
@@ -107,6 +330,40 @@ pub struct LoginBody {
     password: String,
 }
 
+/// A token for `email` and `password` (the same for the API and the web form). Failures are
+/// counted per account and client, and per client, so that nobody can lock the owner out by
+/// failing from elsewhere, while no client gets more than a handful of tries at one account.
+pub async fn log_in(
+    request: &HttpRequest,
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<(String, i64), ApiError> {
+    let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
+    let limits = &state.settings.limits;
+    let client = client(request, state);
+    let by_account = format!("login:{}:{client}", email.as_str());
+    let by_client = format!("login-client:{client}");
+    if state.limiter.count(&by_account) >= limits.failed_logins
+        || state.limiter.count(&by_client) >= limits.client_failures
+    {
+        return Err(ApiError::TooManyRequests);
+    }
+    let account = state.store.account_by_email(&email).await?;
+    let hash = account.as_ref().map_or_else(|| state.dummy_hash.clone(), |a| a.password_hash.clone());
+    let matches = verify_password(password, hash).await?;
+    let Some(account) = account.filter(|_| matches) else {
+        state.limiter.record(&by_account);
+        state.limiter.record(&by_client);
+        return Err(ApiError::WrongCredentials);
+    };
+    if !account.verified {
+        return Err(ApiError::EmailNotVerified);
+    }
+    state.limiter.clear(&by_account);
+    state.tokens.issue(&account, account.session_version)
+}
+
 #[post("/auth/login")]
 pub async fn login(
     request: HttpRequest,
@@ -114,28 +371,46 @@ pub async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = EmailAddress::parse(&body.email).map_err(|m| FieldErrors::one("email", m))?;
-    let limits = &state.settings.limits;
-    let by_email = format!("login-email:{}", email.as_str());
-    let by_client = format!("login-client:{}", client(&request));
-    if state.limiter.count(&by_email, limits.window) >= limits.failed_logins
-        || state.limiter.count(&by_client, limits.window) >= limits.failed_logins * 4
-    {
+    let (access_token, expires_in) = log_in(&request, &state, &body.email, body.password).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password: every earlier session ends, and the answer carries a token
+/// for the new one.
+#[put("/me/password")]
+pub async fn change_password(
+    request: HttpRequest,
+    member: Member,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let new_password = Password::parse(body.new_password).map_err(|m| FieldErrors::one("new_password", m))?;
+    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
+    let failures = format!("login:{}:{}", account.email.as_str(), client(&request, &state));
+    if state.limiter.count(&failures) >= state.settings.limits.failed_logins {
         return Err(ApiError::TooManyRequests);
     }
-    let account = state.store.account_by_email(&email).await?;
-    let hash = account.as_ref().map_or_else(|| state.dummy_hash.clone(), |a| a.password_hash.clone());
-    let matches = verify_password(body.password, hash).await?;
-    let Some(account) = account.filter(|_| matches) else {
-        state.limiter.record(&by_email);
-        state.limiter.record(&by_client);
-        return Err(ApiError::WrongCredentials);
-    };
-    if !account.verified {
-        return Err(ApiError::EmailNotVerified);
+    if !verify_password(body.current_password, account.password_hash.clone()).await? {
+        state.limiter.record(&failures);
+        return Err(FieldErrors::one("current_password", "this is not your current password").into());
     }
-    state.limiter.clear(&by_email);
-    let (access_token, expires_in) = state.tokens.issue(&account)?;
+    let hash = hash_password(new_password).await?;
+    let version = state.store.change_password(&account.public_id, &hash).await?;
+    state.sessions.forget(&account.public_id);
+    tracing::info!(account = %account.public_id, "password changed");
+    let (access_token, expires_in) = state.tokens.issue(&account, version)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": access_token,
         "token_type": "Bearer",

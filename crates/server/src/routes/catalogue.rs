@@ -17,6 +17,8 @@ pub async fn taxonomy(state: web::Data<AppState>) -> HttpResponse {
         "kinds": terms(&t.kinds),
         "sectors": terms(&t.sectors),
         "regions": terms(&t.regions),
+        // What an anonymous profile's region may also say, once generalised.
+        "areas": t.areas().iter().map(|a| json!({"id": a.id, "label": a.label})).collect::<Value>(),
         "size_bands": terms(&t.size_bands),
         "innovation_stages": terms(&t.innovation_stages),
         "capabilities": terms(&t.capabilities),

@@ -1,12 +1,15 @@
 //! The caller's confidential matches. A counterpart is an anonymous profile under the alias
-//! of this match; its identity appears only once it has revealed itself. A match the caller
-//! is not party to answers 404, as does any id that is not a match.
+//! of this match, generalised so that at least k organisations fit it; its identity appears
+//! only once it has revealed itself. A match the caller is not party to (or has declined)
+//! answers 404, as does any id that is not a match.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use domain::FieldErrors;
+use matching::anonymity::{AnonymousProfile, Snapshot};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use store::OrgId;
 use store::matches::{Outcome, PartyView};
 
 use crate::auth::Member;
@@ -14,8 +17,22 @@ use crate::cache::Cached;
 use crate::errors::ApiError;
 use crate::state::AppState;
 
-fn match_view(view: &PartyView) -> Value {
-    let c = &view.counterpart;
+/// The JSON of an anonymous profile (match views, and later search cards and responses).
+pub fn anonymous_profile(profile: &AnonymousProfile) -> Value {
+    let shown = &profile.shown;
+    json!({
+        "kind": shown.kind.map(|k| k.as_str()),
+        "sectors": shown.sectors,
+        "region": shown.region,
+        "size_band": shown.size_band,
+        "innovation_stage": shown.innovation_stage,
+        "capabilities_offered": profile.capabilities_offered,
+        "capabilities_sought": profile.capabilities_sought,
+        "anonymous_summary": profile.anonymous_summary,
+    })
+}
+
+fn match_view(view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Value {
     json!({
         "id": view.id,
         "alias": view.alias,
@@ -23,16 +40,7 @@ fn match_view(view: &PartyView) -> Value {
         "confidence": view.confidence,
         "compatibility": view.compatibility,
         "explanation": view.explanation,
-        "counterpart": {
-            "kind": c.kind.as_str(),
-            "sectors": c.sectors,
-            "region": c.region,
-            "size_band": c.size_band,
-            "innovation_stage": c.innovation_stage,
-            "capabilities_offered": c.capabilities_offered,
-            "capabilities_sought": c.capabilities_sought,
-            "anonymous_summary": c.anonymous_summary,
-        },
+        "counterpart": anonymous_profile(&anonymity.profile(viewer, &view.counterpart)),
         "my_status": view.my_status.as_str(),
         "their_status": if view.their_revealed { "revealed" } else { "hidden" },
         "connected": view.connected,
@@ -61,8 +69,10 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
             match cached {
                 Cached::Stale { version: known, body } if known == version => body,
                 _ => {
+                    let anonymity = state.anonymity.at_least(&state.store, version.population).await?;
                     let views = state.store.matches_for(org).await?;
-                    let list = json!({"matches": views.iter().map(match_view).collect::<Vec<_>>()});
+                    let list =
+                        json!({"matches": views.iter().map(|v| match_view(v, org, &anonymity)).collect::<Vec<_>>()});
                     let rendered =
                         serde_json::to_vec(&list).map_err(|e| ApiError::unexpected(e, "failed to render matches"))?;
                     let body = web::Bytes::from(rendered);
@@ -75,10 +85,16 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
+/// One match as the caller sees it now.
+async fn view_of(state: &AppState, org: OrgId, id: &str) -> Result<HttpResponse, ApiError> {
+    let anonymity = state.anonymity.current(&state.store).await?;
+    let view = state.store.match_for(org, id).await?;
+    Ok(HttpResponse::Ok().json(match_view(&view, org, &anonymity)))
+}
+
 #[get("/matches/{id}")]
 pub async fn get(member: Member, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let view = state.store.match_for(member.org(), &match_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(match_view(&view)))
+    view_of(&state, member.org(), &match_id(&id)?).await
 }
 
 #[post("/matches/{id}/reveal")]
@@ -95,8 +111,7 @@ pub async fn reveal(
     if revealed.connected_now {
         tracing::info!(match_id = %id, "match connected");
     }
-    let view = state.store.match_for(member.org(), &id).await?;
-    Ok(HttpResponse::Ok().json(match_view(&view)))
+    view_of(&state, member.org(), &id).await
 }
 
 #[post("/matches/{id}/decline")]
@@ -128,6 +143,5 @@ pub async fn outcome(
         .ok_or_else(|| FieldErrors::one("outcome", "must be one of met, collaborating, no_fit"))?;
     state.store.record_outcome(member.org(), &id, outcome, Utc::now()).await?;
     state.match_lists.forget(&[member.org()]);
-    let view = state.store.match_for(member.org(), &id).await?;
-    Ok(HttpResponse::Ok().json(match_view(&view)))
+    view_of(&state, member.org(), &id).await
 }

@@ -90,13 +90,20 @@ pub async fn update_profile(
         capabilities_sought: body.capabilities_sought,
         seeking_kinds: body.seeking_kinds,
     };
-    let org = state.store.organisation(member.org()).await?;
-    let profile = org.profile.apply(&patch, &state.catalogue.taxonomy)?;
-    state.store.save_profile(member.org(), &profile, Utc::now()).await?;
-    // Counterparts see the anonymous profile in their lists.
-    state.match_lists.clear();
+    let taxonomy = &state.catalogue.taxonomy;
+    let update = state
+        .store
+        .update_profile(member.org(), Utc::now(), |org| org.profile.apply(&patch, taxonomy, &org.name))
+        .await??;
+    // Counterparts see the anonymous profile in their lists; when a field of anonymous
+    // profiles changed, any list's generalisation may have.
+    if update.population_changed {
+        state.match_lists.clear();
+    } else {
+        state.match_lists.forget(&update.affected);
+    }
     state.scoring.notify_one();
-    Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&profile)})))
+    Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&update.profile)})))
 }
 
 #[derive(Serialize, Deserialize)]

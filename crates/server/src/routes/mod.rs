@@ -17,11 +17,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(pages::stylesheet)
         .service(pages::verify_page)
         .service(pages::verify_submit)
+        .service(pages::reset_page)
+        .service(pages::reset_submit)
         .service(
             web::scope("/api/v1")
                 .service(accounts::register)
                 .service(accounts::verify)
                 .service(accounts::login)
+                .service(accounts::password_reset)
+                .service(accounts::password_reset_confirm)
+                .service(accounts::resend_verification)
+                .service(accounts::change_password)
                 .service(catalogue::taxonomy)
                 .service(catalogue::questionnaire)
                 .service(me::get_me)
@@ -37,6 +43,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 /// The client's address, for rate limits.
-pub(crate) fn client(request: &actix_web::HttpRequest) -> String {
-    request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+pub(crate) fn client(request: &actix_web::HttpRequest, state: &crate::state::AppState) -> String {
+    crate::client::address(request, &state.settings.trusted_proxies)
 }

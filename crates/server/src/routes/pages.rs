@@ -1,17 +1,14 @@
 //! Server-rendered pages (askama templates in `web/templates`) and the assets they use, served
 //! by Matchwell itself. Every form carries a CSRF token.
 
+use crate::csrf;
+use crate::errors::ApiError;
+use crate::routes::accounts::{self, VerifyError};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use chrono::Utc;
 use serde::Deserialize;
-use store::accounts::Verification;
-
-use crate::auth::token_hash;
-use crate::csrf;
-use crate::errors::ApiError;
-use crate::state::AppState;
 
 const STYLESHEET: &str = include_str!("../../../../web/static/matchwell.css");
 
@@ -46,6 +43,22 @@ struct Verify<'a> {
     outcome: VerifyOutcome,
     token: &'a str,
     csrf_token: &'a str,
+    problem: Option<&'a str>,
+}
+
+pub enum ResetOutcome {
+    Ask,
+    Done,
+    Invalid,
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+struct Reset<'a> {
+    outcome: ResetOutcome,
+    token: &'a str,
+    csrf_token: &'a str,
+    problem: Option<&'a str>,
 }
 
 #[get("/")]
@@ -66,29 +79,62 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 #[derive(Deserialize)]
-pub struct VerifyQuery {
+pub struct TokenQuery {
     #[serde(default)]
     token: String,
 }
 
-/// The page an emailed link opens: it asks for a click, so that a mail scanner that fetches
-/// the link does not use up the token.
-#[get("/verify")]
-pub async fn verify_page(request: HttpRequest, query: web::Query<VerifyQuery>) -> Result<HttpResponse, ApiError> {
-    let (csrf_token, cookie) = csrf::token(&request);
-    let token: String = query.token.chars().filter(char::is_ascii_hexdigit).take(128).collect();
-    let outcome = if token.is_empty() { VerifyOutcome::Invalid } else { VerifyOutcome::Ask };
-    let mut response = render(StatusCode::OK, &Verify { outcome, token: &token, csrf_token: &csrf_token })?;
+/// The token of an emailed link, as far as it can be one.
+fn link_token(raw: &str) -> String {
+    raw.chars().filter(char::is_ascii_hexdigit).take(128).collect()
+}
+
+/// A page with a form, setting the CSRF cookie when the request had none.
+fn form_page(
+    request: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    page: impl FnOnce(&str) -> Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let (csrf_token, cookie) = csrf::token(request, state.settings.https());
+    let mut response = page(&csrf_token)?;
+    response.head_mut().status = status;
     if let Some(cookie) = cookie {
         response.add_cookie(&cookie).map_err(|e| ApiError::unexpected(e, "failed to set the CSRF cookie"))?;
     }
     Ok(response)
 }
 
+fn expired_form() -> Result<HttpResponse, ApiError> {
+    let page = ErrorPage {
+        title: "This form has expired",
+        message: "Open the link from your email again and send the form once more.",
+    };
+    render(StatusCode::FORBIDDEN, &page)
+}
+
+/// The page an emailed verification link opens: it asks for the password of the sign-up, so
+/// that only the person who chose it (and reads this mailbox) can confirm the address, and a
+/// mail scanner that fetches the link uses nothing up.
+#[get("/verify")]
+pub async fn verify_page(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = link_token(&query.token);
+    let outcome = if token.is_empty() { VerifyOutcome::Invalid } else { VerifyOutcome::Ask };
+    form_page(&request, &state, StatusCode::OK, |csrf_token| {
+        render(StatusCode::OK, &Verify { outcome, token: &token, csrf_token, problem: None })
+    })
+}
+
 #[derive(Deserialize)]
-pub struct VerifyForm {
+pub struct TokenForm {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    password: String,
     #[serde(default)]
     csrf_token: String,
 }
@@ -97,24 +143,78 @@ pub struct VerifyForm {
 pub async fn verify_submit(
     request: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<VerifyForm>,
+    form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     if !csrf::valid(&request, &form.csrf_token) {
-        let page = ErrorPage {
-            title: "This form has expired",
-            message: "Open the link from your email again and press the button once more.",
-        };
-        return render(StatusCode::FORBIDDEN, &page);
+        return expired_form();
     }
-    let token = form.token.trim();
-    let outcome = if token.is_empty() || token.len() > 128 {
-        Verification::Invalid
-    } else {
-        state.store.verify_email(&token_hash(token), Utc::now()).await?
-    };
-    let (status, outcome) = match outcome {
-        Verification::Verified => (StatusCode::OK, VerifyOutcome::Done),
-        Verification::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, VerifyOutcome::Invalid),
-    };
-    render(status, &Verify { outcome, token: "", csrf_token: "" })
+    let form = form.into_inner();
+    let token = link_token(&form.token);
+    match accounts::verify_email(&request, &state, &token, form.password).await {
+        Ok(()) => {
+            render(StatusCode::OK, &Verify { outcome: VerifyOutcome::Done, token: "", csrf_token: "", problem: None })
+        }
+        Err(VerifyError::WrongPassword) => {
+            form_page(&request, &state, StatusCode::UNPROCESSABLE_ENTITY, |csrf_token| {
+                let problem = "This is not the password chosen when this link was sent. If you did not sign up, sign up \
+                           yourself with this address to claim it.";
+                render(
+                    StatusCode::OK,
+                    &Verify { outcome: VerifyOutcome::Ask, token: &token, csrf_token, problem: Some(problem) },
+                )
+            })
+        }
+        Err(VerifyError::InvalidLink) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Verify { outcome: VerifyOutcome::Invalid, token: "", csrf_token: "", problem: None },
+        ),
+        Err(VerifyError::TooManyAttempts) => Err(ApiError::TooManyRequests),
+        Err(VerifyError::Unexpected(error)) => Err(error),
+    }
+}
+
+/// The page an emailed password-reset link opens.
+#[get("/reset-password")]
+pub async fn reset_page(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = link_token(&query.token);
+    let outcome = if token.is_empty() { ResetOutcome::Invalid } else { ResetOutcome::Ask };
+    form_page(&request, &state, StatusCode::OK, |csrf_token| {
+        render(StatusCode::OK, &Reset { outcome, token: &token, csrf_token, problem: None })
+    })
+}
+
+#[post("/reset-password")]
+pub async fn reset_submit(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !csrf::valid(&request, &form.csrf_token) {
+        return expired_form();
+    }
+    let form = form.into_inner();
+    let token = link_token(&form.token);
+    match accounts::confirm_password_reset(&state, &token, form.password).await {
+        Ok(()) => {
+            render(StatusCode::OK, &Reset { outcome: ResetOutcome::Done, token: "", csrf_token: "", problem: None })
+        }
+        Err(ApiError::Validation(errors)) if errors.fields().contains_key("token") => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Reset { outcome: ResetOutcome::Invalid, token: "", csrf_token: "", problem: None },
+        ),
+        Err(ApiError::Validation(errors)) => {
+            let problem = errors.fields().values().flatten().next().cloned().unwrap_or_default();
+            form_page(&request, &state, StatusCode::UNPROCESSABLE_ENTITY, |csrf_token| {
+                render(
+                    StatusCode::OK,
+                    &Reset { outcome: ResetOutcome::Ask, token: &token, csrf_token, problem: Some(&problem) },
+                )
+            })
+        }
+        Err(other) => Err(other),
+    }
 }

@@ -1,4 +1,4 @@
-//! `email_tokens`: single-use email verification tokens, stored hashed.
+//! `email_tokens`: single-use tokens sent by email (verification, password reset), stored hashed.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,6 +11,11 @@ pub struct Model {
     pub token_hash: String,
     pub expires_at: ChronoDateTimeUtc,
     pub used_at: Option<ChronoDateTimeUtc>,
+    /// `verify` or `reset`.
+    pub purpose: String,
+    /// For `verify`: the password hash of the registration that sent this token, which the
+    /// account takes when the token is used.
+    pub password_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ pub mod account;
 pub mod answer;
 pub mod email_queue;
 pub mod email_token;
+pub mod generation;
 pub mod match_party;
 pub mod matches;
 pub mod organisation;

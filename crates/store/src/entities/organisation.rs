@@ -7,6 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// Random (UUID v4); the only id of an organisation that leaves the server (in its own
+    /// access tokens).
+    pub public_id: String,
     pub name: String,
     pub kind: String,
     pub website: Option<String>,
@@ -22,6 +25,11 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     /// When the answers or the profile last changed: the scoring worker's watermark.
     pub changed_at: ChronoDateTimeUtc,
+    /// Increased in the same transaction as any change to what this organisation's match list
+    /// shows, so that every process can tell whether its cached list is current.
+    pub list_version: i64,
+    /// Synthetic demonstration data (`serve --demo`, `demo-data`).
+    pub demo: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

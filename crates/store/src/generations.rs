@@ -1,0 +1,32 @@
+//! Generation counters: a named number increased in the same transaction as a change that every
+//! process must notice, so that a process compares one number instead of guessing from
+//! timestamps (which a transaction committed out of order can make lie).
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::entities::generation;
+use crate::{Store, StoreError};
+
+/// Changes whenever what anonymous profiles are generalised against may have changed: an
+/// organisation joined, left, or changed a field of its anonymous profile.
+pub const POPULATION: &str = "population";
+/// Changes whenever an organisation left (so that the matchmaker starts afresh).
+pub const ROSTER: &str = "roster";
+
+pub(crate) async fn bump(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreError> {
+    generation::Entity::update_many()
+        .col_expr(generation::Column::Value, Expr::col(generation::Column::Value).add(1))
+        .filter(generation::Column::Name.eq(name))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The current value of the counter `name`.
+    pub async fn generation(&self, name: &str) -> Result<i64, StoreError> {
+        let found = generation::Entity::find_by_id(name.to_owned()).one(&self.read).await?;
+        found.map(|g| g.value).ok_or(StoreError::Corrupt("a generation counter"))
+    }
+}
