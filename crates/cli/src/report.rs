@@ -52,12 +52,13 @@ impl fmt::Display for Report {
 pub async fn anonymity(store: &Store, catalogue: Arc<Catalogue>, k: usize) -> anyhow::Result<Report> {
     let anonymity = Anonymity::new(catalogue, k);
     let snapshot = anonymity.current(store).await.context("failed to load the population")?;
-    let (_, population) = store.population().await.context("failed to load the population")?;
+    let population = snapshot.population();
+    let stored: std::collections::HashMap<_, _> = population.iter().map(|(id, q)| (*id, q)).collect();
     let mut report = Report { k, organisations: population.len(), ..Report::default() };
-    for viewer in &population {
-        for view in store.matches_for(viewer.id).await.context("failed to load matches")? {
-            let stored = view.counterpart.quasi_identifiers();
-            let shown = snapshot.profile(viewer.id, &view.counterpart).shown;
+    for (viewer, _) in population {
+        for view in store.matches_for(*viewer).await.context("failed to load matches")? {
+            let Some(stored) = stored.get(&view.counterpart) else { continue };
+            let shown = snapshot.profile(*viewer, view.counterpart, &view.counterpart_profile).shown;
             report.cards += 1;
             let mut changed = false;
             let mut count = |lost: bool, field: &mut usize| {

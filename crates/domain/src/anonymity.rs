@@ -1,25 +1,32 @@
-//! k-anonymous profiles (CONTRACT.md, confidentiality invariant 6). An anonymous profile
-//! shows an organisation's kind, region, size band, innovation stage and sectors only in a
-//! combination that at least `k` organisations of the population fit, not counting the viewer
-//! (who knows it is not the one shown). A rarer combination is generalised: the region to its
-//! nation, then to `uk` (or `outside_uk`), then withheld; the size band, the stage and the kind
-//! withheld; the sectors narrowed to those the viewer shares, then fewer, then none.
+//! k-anonymous profiles (CONTRACT.md, confidentiality invariant 6). An anonymous profile shows
+//! an organisation's kind, region, size band, innovation stage and sectors only as a
+//! combination that at least `k` organisations fit besides the viewer, and, more than that,
+//! that at least `k` organisations besides the viewer are *shown*: the population is divided
+//! into groups of at least `k + 1` organisations, and every organisation of a group is shown
+//! alike. (Generalising each profile on its own would not do: an organisation shown as
+//! "England" among neighbours shown as "London" would stand out by the very generalisation
+//! that was meant to hide it.)
 //!
-//! Which fields survive is chosen, not fixed: of every generalisation that `k` organisations
-//! fit, the one that keeps the most useful information wins, by the weights of [`Usefulness`]
-//! (kind first, then stage and shared sectors, then region, and the size band last, since
-//! Matchwell matches on fit rather than size).
+//! The groups come from splitting the whole population top-down, one field at a time, and
+//! only where every part keeps at least `k + 1` organisations (in the manner of Mondrian,
+//! LeFevre et al., 2006). A group shows what all its organisations have in common: their kind;
+//! their region, or the nation or `uk` (`outside_uk`) they share; their size band and stage
+//! when all have the same; the sectors they all work in. The order of the splits decides which
+//! fields survive: kind first, then the country, the stage, a first sector, the nation, more
+//! sectors, the region, and the size band last, since Matchwell matches on fit, not size.
 //!
-//! The [`AnonymityIndex`] is built from the population (every verified organisation) and
-//! answers counts from memory; callers rebuild it when the population changes.
+//! The viewer may know more than what is shown. It knows which kinds it can be matched with
+//! (both sides must welcome each other's kind), so a group counts only the organisations that
+//! could be its counterpart, and never the viewer itself; when fewer than `k` remain, nothing
+//! is shown. It is shown only the group's sectors that it works in itself.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use crate::catalogue::{OUTSIDE_UK, Taxonomy, UK};
 use crate::kind::OrgKind;
 
-/// The fields of an organisation that could single it out, as stored.
+/// What is known of an organisation for its anonymous profile: the fields that could single it
+/// out, and the kinds it welcomes as partners (which tells who could be matched with it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QuasiIdentifiers {
     pub kind: Option<OrgKind>,
@@ -27,10 +34,12 @@ pub struct QuasiIdentifiers {
     pub size_band: Option<String>,
     pub innovation_stage: Option<String>,
     pub sectors: Vec<String>,
+    /// Empty: every kind.
+    pub seeking_kinds: Vec<OrgKind>,
 }
 
-/// What an anonymous profile shows of those fields: a combination that at least `k`
-/// organisations fit (`None` and fewer sectors where a value was generalised away).
+/// What an anonymous profile shows of those fields (`None`, and fewer sectors, where a value
+/// was generalised away).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shown {
     pub kind: Option<OrgKind>,
@@ -41,31 +50,73 @@ pub struct Shown {
     pub sectors: Vec<String>,
 }
 
+/// Who will read an anonymous profile. A known viewer is not counted among those shown
+/// alike, only organisations that could be matched with it are counted, and it is shown only
+/// the sectors it works in.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    /// The organisation at this position of the population the index was built from.
+    Member(usize),
+    /// An organisation outside that population (it joined after the index was built).
+    Outsider(&'a QuasiIdentifiers),
+    /// Any member (a public surface): one organisation fewer is counted, since the reader may
+    /// be one of the group.
+    Anyone,
+}
+
 /// Where an organisation is, at some level of detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Area {
-    Region(u8),
-    Nation(u8),
+    Any,
     /// `true`: the UK; `false`: outside it.
     Country(bool),
-    Any,
+    Nation(u8),
+    Region(u8),
 }
 
 /// One organisation, packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Packed {
-    kind: u8,
+    kind: Option<u8>,
     region: Option<u8>,
     nation: Option<u8>,
     uk: Option<bool>,
     size: Option<u8>,
     stage: Option<u8>,
     sectors: u64,
+    /// Kinds welcomed, as bits of `OrgKind::index`; every bit set for "every kind".
+    welcomes: u8,
 }
 
-/// A generalised combination: the organisations that fit it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Pattern {
+const EVERY_KIND: u8 = 0b1111;
+
+impl Packed {
+    /// Whether this organisation and `other` could be matched (each welcomes the other's
+    /// kind).
+    fn compatible(&self, other: &Packed) -> bool {
+        let welcomes = |a: &Packed, b: &Packed| b.kind.is_none_or(|k| a.welcomes & (1 << k) != 0);
+        welcomes(self, other) && welcomes(other, self)
+    }
+
+    fn area_at(&self, level: AreaLevel) -> Option<Area> {
+        match level {
+            AreaLevel::Country => self.uk.map(Area::Country),
+            AreaLevel::Nation => self.nation.map(Area::Nation),
+            AreaLevel::Region => self.region.map(Area::Region),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AreaLevel {
+    Country,
+    Nation,
+    Region,
+}
+
+/// What a group shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Level {
     kind: Option<u8>,
     area: Area,
     size: Option<u8>,
@@ -73,76 +124,66 @@ struct Pattern {
     sectors: u64,
 }
 
-impl Pattern {
-    fn fits(&self, org: &Packed) -> bool {
-        let area = match self.area {
-            Area::Region(r) => org.region == Some(r),
-            Area::Nation(n) => org.nation == Some(n),
-            Area::Country(uk) => org.uk == Some(uk),
-            Area::Any => true,
-        };
-        area && self.kind.is_none_or(|k| org.kind == k)
-            && self.size.is_none_or(|s| org.size == Some(s))
-            && self.stage.is_none_or(|s| org.stage == Some(s))
-            && org.sectors & self.sectors == self.sectors
-    }
+/// A field a split refines, in the order splits are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Kind,
+    Area(AreaLevel),
+    Stage,
+    FirstSector,
+    MoreSectors,
+    Size,
 }
 
-/// Who will read an anonymous profile.
-#[derive(Debug, Clone, Copy)]
-pub enum Viewer<'a> {
-    /// A known organisation: it is not counted among those that fit, and sectors it shares
-    /// are preferred.
-    Organisation(&'a QuasiIdentifiers),
-    /// Any member (a public surface): one organisation fewer is counted, since the reader may
-    /// be one of those that fit.
-    Anyone,
+const STEPS: [Step; 8] = [
+    Step::Kind,
+    Step::Area(AreaLevel::Country),
+    Step::Stage,
+    Step::FirstSector,
+    Step::Area(AreaLevel::Nation),
+    Step::MoreSectors,
+    Step::Area(AreaLevel::Region),
+    Step::Size,
+];
+
+/// Fields a group may no longer split on (its rest kept the coarser value).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Frozen {
+    kind: bool,
+    area: bool,
+    stage: bool,
+    size: bool,
+    /// Sectors tried and left out.
+    sectors: u64,
 }
 
-/// How much each field shown is worth when choosing among generalisations.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Usefulness {
-    pub kind: u32,
-    pub stage: u32,
-    /// Per sector shown that the viewer shares.
-    pub shared_sector: u32,
-    /// Per sector shown that the viewer does not have.
-    pub other_sector: u32,
-    pub region: u32,
-    pub nation: u32,
-    pub country: u32,
-    pub size_band: u32,
+#[derive(Debug)]
+struct Group {
+    members: Vec<u32>,
+    level: Level,
+    frozen: Frozen,
 }
 
-impl Default for Usefulness {
-    fn default() -> Usefulness {
-        Usefulness {
-            kind: 64,
-            stage: 12,
-            shared_sector: 8,
-            other_sector: 3,
-            region: 10,
-            nation: 7,
-            country: 3,
-            size_band: 2,
-        }
-    }
+/// A final group: what it shows, and its members counted by (kind, kinds welcomed).
+#[derive(Debug, Clone)]
+struct Class {
+    level: Level,
+    pool: BTreeMap<(Option<u8>, u8), u32>,
 }
 
-/// The population's quasi-identifiers, for generalising anonymous profiles.
+/// The population divided into groups that are shown alike.
 #[derive(Debug)]
 pub struct AnonymityIndex {
     k: usize,
-    usefulness: Usefulness,
     orgs: Vec<Packed>,
+    class_of: Vec<u32>,
+    classes: Vec<Class>,
     regions: Vec<String>,
     nations: Vec<String>,
     sizes: Vec<String>,
     stages: Vec<String>,
     sectors: Vec<String>,
-    /// Regions' nations, by region position; `None` for `outside_uk`.
     region_nation: Vec<Option<u8>>,
-    counts: Mutex<HashMap<Pattern, u32>>,
 }
 
 fn position(ids: &[String], id: Option<&str>) -> Option<u8> {
@@ -151,7 +192,7 @@ fn position(ids: &[String], id: Option<&str>) -> Option<u8> {
 }
 
 impl AnonymityIndex {
-    /// An index of `population` in which every shown combination must fit `k` organisations.
+    /// Divides `population` into groups of at least `k + 1` organisations shown alike.
     pub fn new(taxonomy: &Taxonomy, k: usize, population: &[QuasiIdentifiers]) -> AnonymityIndex {
         let ids = |v: &crate::Vocabulary| v.terms().iter().map(|t| t.id.clone()).collect::<Vec<_>>();
         let regions = ids(&taxonomy.regions);
@@ -159,22 +200,23 @@ impl AnonymityIndex {
         let region_nation =
             regions.iter().map(|r| taxonomy.nation_of(r).and_then(|n| position(&nations, Some(&n.id)))).collect();
         let mut index = AnonymityIndex {
-            k,
-            usefulness: Usefulness::default(),
-            orgs: Vec::with_capacity(population.len()),
+            k: k.max(1),
+            orgs: Vec::new(),
+            class_of: vec![0; population.len()],
+            classes: Vec::new(),
             regions,
             nations,
             sizes: ids(&taxonomy.size_bands),
             stages: ids(&taxonomy.innovation_stages),
             sectors: ids(&taxonomy.sectors),
             region_nation,
-            counts: Mutex::new(HashMap::new()),
         };
         index.orgs = population.iter().map(|q| index.pack(q)).collect();
+        index.partition();
         index
     }
 
-    /// The least number of organisations a shown combination must fit.
+    /// The least number of organisations, besides the viewer, shown alike.
     pub fn k(&self) -> usize {
         self.k
     }
@@ -191,164 +233,227 @@ impl AnonymityIndex {
     fn pack(&self, q: &QuasiIdentifiers) -> Packed {
         let region = position(&self.regions, q.region.as_deref());
         let nation = region.and_then(|r| self.region_nation[usize::from(r)]);
+        let welcomes = q.seeking_kinds.iter().fold(0u8, |bits, k| bits | 1 << k.index());
         Packed {
-            // An organisation without a kind fits no pattern that shows one.
-            kind: q.kind.map_or(u8::MAX, OrgKind::index),
+            kind: q.kind.map(OrgKind::index),
             region,
             nation,
             uk: region.map(|_| q.region.as_deref() != Some(OUTSIDE_UK)),
             size: position(&self.sizes, q.size_band.as_deref()),
             stage: position(&self.stages, q.innovation_stage.as_deref()),
-            sectors: q.sectors.iter().filter_map(|s| position(&self.sectors, Some(s))).fold(0, |bits, p| bits | 1 << p),
+            sectors: q.sectors.iter().filter_map(|s| position(&self.sectors, Some(s))).fold(0, |b, p| b | 1 << p),
+            welcomes: if welcomes == 0 { EVERY_KIND } else { welcomes },
         }
     }
 
-    /// Organisations of the population that fit `pattern`.
-    fn count(&self, pattern: &Pattern) -> u32 {
-        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(&n) = counts.get(pattern) {
-            return n;
-        }
-        let n = self.orgs.iter().filter(|o| pattern.fits(o)).count() as u32;
-        counts.insert(*pattern, n);
-        n
-    }
-
-    /// What `viewer` may be shown of `subject`: the most useful generalisation that at least
-    /// `k` organisations other than the viewer fit.
-    pub fn generalise(&self, subject: &QuasiIdentifiers, viewer: Viewer<'_>) -> Shown {
-        let me = self.pack(subject);
-        let viewer_packed = match viewer {
-            Viewer::Organisation(v) => Some(self.pack(v)),
-            Viewer::Anyone => None,
+    /// Splits the population top-down into the final groups.
+    fn partition(&mut self) {
+        let least = self.k + 1;
+        let everyone = Group {
+            members: (0..self.orgs.len() as u32).collect(),
+            level: Level { kind: None, area: Area::Any, size: None, stage: None, sectors: 0 },
+            frozen: Frozen::default(),
         };
-        let shared_bits = viewer_packed.map_or(0, |v| v.sectors) & me.sectors;
-        let u = self.usefulness;
-
-        let kinds: Vec<Option<u8>> = if me.kind == u8::MAX { vec![None] } else { vec![Some(me.kind), None] };
-        let mut areas = vec![];
-        if let Some(r) = me.region {
-            areas.push(Area::Region(r));
-            if let Some(n) = me.nation {
-                // Wales, Scotland and Northern Ireland are regions and nations at once.
-                if self.regions[usize::from(r)] != self.nations[usize::from(n)] {
-                    areas.push(Area::Nation(n));
-                }
-            }
-            if me.uk == Some(true) {
-                areas.push(Area::Country(true));
-            }
-        }
-        areas.push(Area::Any);
-        let sizes: Vec<Option<u8>> = me.size.map_or(vec![None], |s| vec![Some(s), None]);
-        let stages: Vec<Option<u8>> = me.stage.map_or(vec![None], |s| vec![Some(s), None]);
-        let sector_sets = self.sector_chain(me.sectors, shared_bits);
-
-        let area_value = |area: &Area| match area {
-            Area::Region(_) => u.region,
-            Area::Nation(_) => u.nation,
-            Area::Country(_) => u.country,
-            Area::Any => 0,
-        };
-        let mut candidates = Vec::new();
-        for kind in &kinds {
-            for area in &areas {
-                for size in &sizes {
-                    for stage in &stages {
-                        for &sectors in &sector_sets {
-                            let shared = (sectors & shared_bits).count_ones();
-                            let other = (sectors & !shared_bits).count_ones();
-                            let value = kind.map_or(0, |_| u.kind)
-                                + area_value(area)
-                                + size.map_or(0, |_| u.size_band)
-                                + stage.map_or(0, |_| u.stage)
-                                + shared * u.shared_sector
-                                + other * u.other_sector;
-                            let pattern = Pattern { kind: *kind, area: *area, size: *size, stage: *stage, sectors };
-                            candidates.push((value, pattern));
-                        }
+        let mut pending = vec![everyone];
+        while let Some(mut group) = pending.pop() {
+            match STEPS.iter().find_map(|step| self.split(&group, *step, least)) {
+                Some((parts, rest_frozen)) => {
+                    let (parts, rest) = parts;
+                    for (members, level) in parts {
+                        pending.push(Group { members, level, frozen: group.frozen });
+                    }
+                    if !rest.is_empty() {
+                        group.members = rest;
+                        group.frozen = rest_frozen;
+                        pending.push(group);
                     }
                 }
+                None => self.close(group),
             }
         }
-        // Most useful first; ties keep the order of the loops above (kind, area, size, stage,
-        // then more sectors), so the choice is deterministic.
-        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let k = self.k as u32;
-        let chosen = candidates
-            .iter()
-            .map(|(_, pattern)| pattern)
-            .find(|pattern| {
-                let viewer_fits = viewer_packed.is_none_or(|v| pattern.fits(&v));
-                self.count(pattern).saturating_sub(u32::from(viewer_fits)) >= k
-            })
-            .copied()
-            .unwrap_or(Pattern { kind: None, area: Area::Any, size: None, stage: None, sectors: 0 });
-        self.show(&chosen)
     }
 
-    /// The sector sets to try, from all of the subject's to none: all, those the viewer shares,
-    /// then the shared ones with the rarest left out one by one.
-    fn sector_chain(&self, all: u64, shared: u64) -> Vec<u64> {
-        let mut chain = vec![all];
-        let mut current = shared;
-        loop {
-            if !chain.contains(&current) {
-                chain.push(current);
-            }
-            if current == 0 {
-                break;
-            }
-            let rarest = (0..64)
-                .filter(|bit| current & (1 << bit) != 0)
-                .min_by_key(|&bit| self.orgs.iter().filter(|o| o.sectors & (1 << bit) != 0).count())
-                .unwrap_or(0);
-            current &= !(1 << rarest);
+    fn close(&mut self, group: Group) {
+        let id = self.classes.len() as u32;
+        let mut pool = BTreeMap::new();
+        for &m in &group.members {
+            self.class_of[m as usize] = id;
+            let org = &self.orgs[m as usize];
+            *pool.entry((org.kind, org.welcomes)).or_insert(0) += 1;
         }
-        chain
+        self.classes.push(Class { level: group.level, pool });
     }
 
-    fn show(&self, pattern: &Pattern) -> Shown {
+    /// Splits `group` on `step`: parts of at least `least` organisations that show one more
+    /// detail, and the rest (empty, or at least `least` too), which keeps the group's level
+    /// and may no longer split on that field. `None` when no such split exists.
+    #[allow(clippy::type_complexity)]
+    fn split(&self, group: &Group, step: Step, least: usize) -> Option<((Vec<(Vec<u32>, Level)>, Vec<u32>), Frozen)> {
+        let level = group.level;
+        let mut frozen = group.frozen;
+        // The value of each member at the finer level (None: it has none to show).
+        let finer: Box<dyn Fn(&Packed) -> Option<Level>> = match step {
+            Step::Kind if level.kind.is_none() && !frozen.kind => {
+                frozen.kind = true;
+                Box::new(move |o: &Packed| o.kind.map(|k| Level { kind: Some(k), ..level }))
+            }
+            Step::Area(target) if !frozen.area && area_below(level.area, target) => {
+                frozen.area = true;
+                Box::new(move |o: &Packed| o.area_at(target).map(|area| Level { area, ..level }))
+            }
+            Step::Stage if level.stage.is_none() && !frozen.stage => {
+                frozen.stage = true;
+                Box::new(move |o: &Packed| o.stage.map(|s| Level { stage: Some(s), ..level }))
+            }
+            Step::Size if level.size.is_none() && !frozen.size => {
+                frozen.size = true;
+                Box::new(move |o: &Packed| o.size.map(|s| Level { size: Some(s), ..level }))
+            }
+            Step::FirstSector | Step::MoreSectors => {
+                if step == Step::FirstSector && level.sectors != 0 {
+                    return None;
+                }
+                return self.split_on_a_sector(group, least);
+            }
+            _ => return None,
+        };
+        let mut parts: BTreeMap<(Option<u8>, Area, Option<u8>, Option<u8>), (Vec<u32>, Level)> = BTreeMap::new();
+        let mut rest = Vec::new();
+        for &m in &group.members {
+            match finer(&self.orgs[m as usize]) {
+                Some(l) => parts.entry((l.kind, l.area, l.stage, l.size)).or_insert_with(|| (vec![], l)).0.push(m),
+                None => rest.push(m),
+            }
+        }
+        let mut parts: Vec<(Vec<u32>, Level)> = parts.into_values().collect();
+        // Parts too small join the rest; if the rest is then too small, the smallest parts
+        // join it too, as long as one part remains.
+        parts.sort_by_key(|(members, _)| std::cmp::Reverse(members.len()));
+        while parts.last().is_some_and(|(members, _)| members.len() < least) {
+            if let Some((members, _)) = parts.pop() {
+                rest.extend(members);
+            }
+        }
+        while !rest.is_empty() && rest.len() < least && parts.len() > 1 {
+            if let Some((members, _)) = parts.pop() {
+                rest.extend(members);
+            }
+        }
+        if parts.is_empty() || (!rest.is_empty() && rest.len() < least) {
+            return None;
+        }
+        // A split that changes nothing shown (one part, no rest, same level) is no split.
+        if rest.is_empty() && parts.len() == 1 && parts[0].1 == level {
+            return None;
+        }
+        // The parts may split on this field again at a finer level only through the next step.
+        Some(((parts, rest), frozen))
+    }
+
+    /// Splits off the members that work in the most common sector not yet shown, if both
+    /// they and the others are at least `least`.
+    #[allow(clippy::type_complexity)]
+    fn split_on_a_sector(&self, group: &Group, least: usize) -> Option<((Vec<(Vec<u32>, Level)>, Vec<u32>), Frozen)> {
+        let open = !(group.level.sectors | group.frozen.sectors);
+        let mut counts = [0usize; 64];
+        for &m in &group.members {
+            let bits = self.orgs[m as usize].sectors & open;
+            for (bit, count) in counts.iter_mut().enumerate() {
+                if bits & (1 << bit) != 0 {
+                    *count += 1;
+                }
+            }
+        }
+        let mut candidates: Vec<usize> = (0..64).filter(|&b| counts[b] >= least).collect();
+        candidates.sort_by_key(|&b| (std::cmp::Reverse(counts[b]), b));
+        for bit in candidates {
+            let (with, without): (Vec<u32>, Vec<u32>) =
+                group.members.iter().partition(|&&m| self.orgs[m as usize].sectors & (1 << bit) != 0);
+            if without.is_empty() || without.len() >= least {
+                let level = Level { sectors: group.level.sectors | 1 << bit, ..group.level };
+                let frozen = Frozen { sectors: group.frozen.sectors | 1 << bit, ..group.frozen };
+                return Some(((vec![(with, level)], without), frozen));
+            }
+        }
+        None
+    }
+
+    /// What `viewer` may be shown of the organisation at `member` (its position in the
+    /// population the index was built from): its group's combination when at least `k`
+    /// organisations of the group besides the viewer could be its counterpart; nothing
+    /// otherwise.
+    pub fn shown(&self, member: usize, viewer: Viewer<'_>) -> Shown {
+        let Some(&class_id) = self.class_of.get(member) else { return Shown::default() };
+        let class = &self.classes[class_id as usize];
+        let (v, in_class) = match viewer {
+            Viewer::Member(p) => match self.orgs.get(p) {
+                Some(v) => (*v, self.class_of[p] == class_id),
+                None => return Shown::default(),
+            },
+            Viewer::Outsider(q) => (self.pack(q), false),
+            Viewer::Anyone => {
+                let others = class.pool.values().sum::<u32>().saturating_sub(1);
+                return if (others as usize) < self.k { Shown::default() } else { self.show(&class.level) };
+            }
+        };
+        let counterpart = |kind: Option<u8>, welcomes: u8| v.compatible(&Packed { kind, welcomes, ..v });
+        let mut candidates: u32 = class.pool.iter().filter(|((k, w), _)| counterpart(*k, *w)).map(|(_, n)| n).sum();
+        if in_class && counterpart(v.kind, v.welcomes) {
+            candidates = candidates.saturating_sub(1);
+        }
+        let sectors = class.level.sectors & v.sectors;
+        if (candidates as usize) < self.k {
+            return Shown::default();
+        }
+        self.show(&Level { sectors, ..class.level })
+    }
+
+    /// The share of sectors in common between the group of `member` and the viewer at
+    /// position `viewer`, as the compatibility vector's `sectors` dimension defines it (shared
+    /// over the smaller set): what may be shown instead of the pair's exact overlap, which
+    /// would tell the viewer more about the organisation than its group does.
+    pub fn shown_sector_share(&self, member: usize, viewer: usize) -> f64 {
+        let (Some(&class), Some(v)) = (self.class_of.get(member), self.orgs.get(viewer)) else { return 0.0 };
+        let group = self.classes[class as usize].level.sectors;
+        let smaller = group.count_ones().min(v.sectors.count_ones());
+        if smaller == 0 { 0.0 } else { f64::from((group & v.sectors).count_ones()) / f64::from(smaller) }
+    }
+
+    fn show(&self, level: &Level) -> Shown {
         let name = |ids: &[String], p: u8| ids.get(usize::from(p)).cloned();
         Shown {
-            kind: pattern.kind.and_then(|k| OrgKind::ALL.get(usize::from(k)).copied()),
-            region: match pattern.area {
+            kind: level.kind.and_then(|k| OrgKind::ALL.get(usize::from(k)).copied()),
+            region: match level.area {
                 Area::Region(r) => name(&self.regions, r),
                 Area::Nation(n) => name(&self.nations, n),
                 Area::Country(true) => Some(UK.to_owned()),
                 Area::Country(false) => Some(OUTSIDE_UK.to_owned()),
                 Area::Any => None,
             },
-            size_band: pattern.size.and_then(|s| name(&self.sizes, s)),
-            innovation_stage: pattern.stage.and_then(|s| name(&self.stages, s)),
+            size_band: level.size.and_then(|s| name(&self.sizes, s)),
+            innovation_stage: level.stage.and_then(|s| name(&self.stages, s)),
             sectors: (0..self.sectors.len())
-                .filter(|&p| pattern.sectors & (1 << p) != 0)
+                .filter(|&p| level.sectors & (1 << p) != 0)
                 .map(|p| self.sectors[p].clone())
                 .collect(),
         }
     }
+}
 
-    /// How many organisations of the population fit what `shown` says (for tests and reports).
-    pub fn fitting(&self, shown: &Shown) -> usize {
-        let uk = shown.region.as_deref() == Some(UK);
-        let area = match shown.region.as_deref() {
-            None => Area::Any,
-            Some(_) if uk => Area::Country(true),
-            Some(OUTSIDE_UK) => Area::Region(position(&self.regions, Some(OUTSIDE_UK)).unwrap_or(u8::MAX)),
-            Some(id) => match position(&self.regions, Some(id)) {
-                Some(r) => Area::Region(r),
-                None => position(&self.nations, Some(id)).map_or(Area::Any, Area::Nation),
-            },
-        };
-        let pattern = Pattern {
-            kind: shown.kind.map(OrgKind::index),
-            area,
-            size: position(&self.sizes, shown.size_band.as_deref()),
-            stage: position(&self.stages, shown.innovation_stage.as_deref()),
-            sectors: shown.sectors.iter().filter_map(|s| position(&self.sectors, Some(s))).fold(0, |b, p| b | 1 << p),
-        };
-        self.orgs.iter().filter(|o| pattern.fits(o)).count()
-    }
+/// Whether `area` is coarser than `target`.
+fn area_below(area: Area, target: AreaLevel) -> bool {
+    let rank = |a: Area| match a {
+        Area::Any => 0,
+        Area::Country(_) => 1,
+        Area::Nation(_) => 2,
+        Area::Region(_) => 3,
+    };
+    let target = match target {
+        AreaLevel::Country => 1,
+        AreaLevel::Nation => 2,
+        AreaLevel::Region => 3,
+    };
+    rank(area) < target
 }
 
 #[cfg(test)]
@@ -363,6 +468,7 @@ mod tests {
             size_band: Some(size.to_owned()),
             innovation_stage: Some(stage.to_owned()),
             sectors: sectors.iter().map(|s| (*s).to_owned()).collect(),
+            seeking_kinds: vec![],
         }
     }
 
@@ -370,12 +476,15 @@ mod tests {
         Catalogue::builtin().expect("catalogue").taxonomy
     }
 
+    fn outsider() -> QuasiIdentifiers {
+        org(OrgKind::Other, "outside_uk", "large", "scale", &[])
+    }
+
     #[test]
     fn a_common_combination_is_shown_as_it_is() {
         let same = org(OrgKind::Sme, "london", "micro", "prototype", &["digital_health"]);
-        let population = vec![same.clone(); 6];
-        let index = AnonymityIndex::new(&taxonomy(), 5, &population);
-        let shown = index.generalise(&same, Viewer::Anyone);
+        let index = AnonymityIndex::new(&taxonomy(), 5, &vec![same.clone(); 6]);
+        let shown = index.shown(0, Viewer::Member(1));
         assert_eq!(shown.kind, Some(OrgKind::Sme));
         assert_eq!(shown.region.as_deref(), Some("london"));
         assert_eq!(shown.size_band.as_deref(), Some("micro"));
@@ -384,97 +493,133 @@ mod tests {
     }
 
     #[test]
-    fn a_public_reader_counts_as_one_that_might_fit() {
-        let same = org(OrgKind::Sme, "london", "micro", "prototype", &["digital_health"]);
-        let index = AnonymityIndex::new(&taxonomy(), 5, &vec![same.clone(); 5]);
-        assert_eq!(index.generalise(&same, Viewer::Anyone), Shown::default(), "4 others are not enough");
-    }
-
-    #[test]
-    fn a_rare_size_band_is_withheld_before_anything_else() {
-        let mut population = vec![org(OrgKind::Sme, "london", "micro", "prototype", &["digital_health"]); 6];
-        let rare = org(OrgKind::Sme, "london", "large", "prototype", &["digital_health"]);
-        population.push(rare.clone());
+    fn an_organisation_that_stands_out_is_hidden_with_its_group_not_singled_out() {
+        // Five London SMEs and one from the North West: shown each on its own, the fifth
+        // would be "England" beside five "London"s, which names it. All six are shown alike.
+        let mut population = vec![org(OrgKind::Sme, "london", "micro", "idea", &[]); 5];
+        population.push(org(OrgKind::Sme, "north_west", "micro", "idea", &[]));
         let index = AnonymityIndex::new(&taxonomy(), 5, &population);
-        let shown = index.generalise(&rare, Viewer::Anyone);
-        assert_eq!(shown.size_band, None);
-        assert_eq!(shown.region.as_deref(), Some("london"));
-        assert_eq!(shown.innovation_stage.as_deref(), Some("prototype"));
-        assert!(index.fitting(&shown) >= 5);
+        let shown: Vec<Shown> = (0..6).map(|i| index.shown(i, Viewer::Outsider(&outsider()))).collect();
+        assert!(shown.iter().all(|s| *s == shown[0]), "{shown:?}");
+        assert_eq!(shown[0].region.as_deref(), Some("england"));
+        assert_eq!(shown[0].size_band.as_deref(), Some("micro"));
     }
 
     #[test]
-    fn a_rare_region_becomes_its_nation_then_the_uk() {
-        let mut population: Vec<QuasiIdentifiers> = ["london", "south_east", "north_east", "south_west"]
+    fn a_rare_size_band_is_withheld_for_the_whole_group() {
+        let mut population = vec![org(OrgKind::Sme, "london", "micro", "prototype", &["digital_health"]); 6];
+        population.push(org(OrgKind::Sme, "london", "large", "prototype", &["digital_health"]));
+        let index = AnonymityIndex::new(&taxonomy(), 5, &population);
+        for i in 0..7 {
+            let shown = index.shown(i, Viewer::Outsider(&outsider()));
+            assert_eq!(shown.size_band, None);
+            assert_eq!(shown.region.as_deref(), Some("london"));
+            assert_eq!(shown.innovation_stage.as_deref(), Some("prototype"));
+        }
+    }
+
+    #[test]
+    fn regions_generalise_to_nations_then_the_uk() {
+        let english: Vec<QuasiIdentifiers> = ["london", "south_east", "north_east", "south_west", "london"]
             .iter()
             .map(|r| org(OrgKind::Sme, r, "micro", "idea", &[]))
             .collect();
-        let subject = org(OrgKind::Sme, "london", "micro", "idea", &[]);
-        let outsider = org(OrgKind::Academic, "scotland", "large", "scale", &[]);
-        population.push(org(OrgKind::Sme, "wales", "micro", "idea", &[]));
-        let index = AnonymityIndex::new(&taxonomy(), 4, &population);
-        assert_eq!(index.generalise(&subject, Viewer::Organisation(&outsider)).region.as_deref(), Some("england"));
-        let index = AnonymityIndex::new(&taxonomy(), 5, &population);
-        assert_eq!(index.generalise(&subject, Viewer::Organisation(&outsider)).region.as_deref(), Some("uk"));
-        let index = AnonymityIndex::new(&taxonomy(), 6, &population);
-        let shown = index.generalise(&subject, Viewer::Organisation(&outsider));
-        assert_eq!((shown.region, shown.kind), (None, None), "6 organisations cannot fit a population of 5");
+        let welsh = vec![org(OrgKind::Sme, "wales", "micro", "idea", &[]); 5];
+        let outsider = outsider();
+        let region = |index: &AnonymityIndex, i: usize| index.shown(i, Viewer::Outsider(&outsider)).region;
+        let index = AnonymityIndex::new(&taxonomy(), 4, &english);
+        assert_eq!(region(&index, 0).as_deref(), Some("england"), "no region has five");
+        let both = [english.clone(), welsh].concat();
+        let index = AnonymityIndex::new(&taxonomy(), 4, &both);
+        assert_eq!(region(&index, 0).as_deref(), Some("england"));
+        assert_eq!(region(&index, 7).as_deref(), Some("wales"));
+        let index = AnonymityIndex::new(&taxonomy(), 5, &both);
+        assert_eq!(region(&index, 0).as_deref(), Some("uk"), "six are needed per nation");
+        assert_eq!(region(&index, 7).as_deref(), Some("uk"));
+        let index = AnonymityIndex::new(&taxonomy(), 10, &both);
+        assert_eq!(index.shown(0, Viewer::Outsider(&outsider)), Shown::default(), "too few for anything");
     }
 
     #[test]
-    fn the_viewer_is_not_counted_and_sees_only_sectors_it_shares() {
-        let subject = org(OrgKind::HealthOrg, "wales", "large", "adoption", &["ageing_frailty", "genomics"]);
-        let viewer = org(OrgKind::Sme, "wales", "micro", "prototype", &["ageing_frailty"]);
-        let mut population = vec![subject.clone()];
-        for _ in 0..4 {
-            population.push(org(OrgKind::HealthOrg, "wales", "large", "adoption", &["ageing_frailty"]));
-        }
-        population.push(viewer.clone());
+    fn the_viewer_is_not_counted_and_sees_only_sectors_it_works_in() {
+        let trust = org(OrgKind::HealthOrg, "wales", "large", "adoption", &["ageing_frailty", "genomics"]);
+        let population = vec![trust.clone(); 6];
         let index = AnonymityIndex::new(&taxonomy(), 5, &population);
-        let shown = index.generalise(&subject, Viewer::Organisation(&viewer));
-        assert_eq!(shown.sectors, ["ageing_frailty"], "genomics is rare and not the viewer's");
+        let sme = org(OrgKind::Sme, "wales", "micro", "prototype", &["ageing_frailty"]);
+        let shown = index.shown(0, Viewer::Outsider(&sme));
+        assert_eq!(shown.sectors, ["ageing_frailty"], "genomics is not the viewer's");
         assert_eq!(shown.kind, Some(OrgKind::HealthOrg));
-        assert_eq!(shown.region.as_deref(), Some("wales"));
-        // A viewer that fits the combination is left out of the count: here only four others
-        // remain, so nothing at all can be shown.
-        let twin_viewer = org(OrgKind::HealthOrg, "wales", "large", "adoption", &["ageing_frailty"]);
-        let mut smaller = vec![subject.clone(), twin_viewer.clone()];
-        smaller.extend(vec![org(OrgKind::HealthOrg, "wales", "large", "adoption", &["ageing_frailty"]); 3]);
-        let index = AnonymityIndex::new(&taxonomy(), 5, &smaller);
-        let shown = index.generalise(&subject, Viewer::Organisation(&twin_viewer));
-        assert_eq!(shown, Shown::default());
+        // A viewer of the group itself leaves five, still enough; with k = 6 it would not be.
+        assert_eq!(index.shown(0, Viewer::Member(1)).kind, Some(OrgKind::HealthOrg));
+        let index = AnonymityIndex::new(&taxonomy(), 6, &population);
+        assert_eq!(index.shown(0, Viewer::Member(1)), Shown::default());
+        assert_eq!(index.shown(0, Viewer::Anyone), Shown::default(), "a public reader may be one of them");
     }
 
     #[test]
-    fn every_shown_combination_fits_k_organisations_besides_the_viewer() {
-        // A deterministic spread of 400 organisations over the taxonomy.
+    fn only_organisations_that_could_be_the_viewers_counterpart_are_counted() {
+        // A group of six health organisations in which four welcome only universities: an SME
+        // viewer knows its counterpart is one of the other two.
+        let mut population = vec![org(OrgKind::HealthOrg, "london", "large", "adoption", &[]); 2];
+        let picky = QuasiIdentifiers { seeking_kinds: vec![OrgKind::Academic], ..population[0].clone() };
+        population.extend(vec![picky; 4]);
+        let index = AnonymityIndex::new(&taxonomy(), 5, &population);
+        let sme = org(OrgKind::Sme, "london", "micro", "idea", &[]);
+        assert_eq!(index.shown(0, Viewer::Outsider(&sme)), Shown::default());
+        let university = org(OrgKind::Academic, "london", "large", "evidence", &[]);
+        assert_eq!(index.shown(0, Viewer::Outsider(&university)).kind, Some(OrgKind::HealthOrg));
+    }
+
+    /// A deterministic spread of organisations over the taxonomy.
+    fn spread(n: usize) -> Vec<QuasiIdentifiers> {
         let t = taxonomy();
         let pick = |v: &crate::Vocabulary, i: usize| v.terms()[i % v.terms().len()].id.clone();
-        let population: Vec<QuasiIdentifiers> = (0..400usize)
+        (0..n)
             .map(|i| QuasiIdentifiers {
                 kind: Some(OrgKind::ALL[(i * 7) % 4]),
                 region: Some(pick(&t.regions, i * 13 + i / 7)),
                 size_band: Some(pick(&t.size_bands, i * 5 + i / 3)),
-                innovation_stage: Some(pick(&t.innovation_stages, i * 3 + i / 11)),
-                sectors: vec![pick(&t.sectors, i), pick(&t.sectors, i * 11 + 3)],
+                innovation_stage: Some(pick(&t.innovation_stages, (i * 3 + i / 11) % 3)),
+                sectors: vec![pick(&t.sectors, i % 4), pick(&t.sectors, i * 11 + 3)],
+                seeking_kinds: if i % 5 == 0 { vec![OrgKind::HealthOrg] } else { vec![] },
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn at_least_k_possible_counterparts_besides_the_viewer_are_shown_alike() {
+        let t = taxonomy();
+        let population = spread(600);
         for k in [2, 5, 10] {
             let index = AnonymityIndex::new(&t, k, &population);
-            for (i, subject) in population.iter().enumerate().step_by(7) {
-                let viewer = &population[(i * 31 + 5) % population.len()];
-                let shown = index.generalise(subject, Viewer::Organisation(viewer));
-                let viewer_fits = index.fitting_one(&shown, viewer);
-                assert!(index.fitting(&shown) - usize::from(viewer_fits) >= k, "k={k}: {shown:?}");
-                assert!(shown.sectors.iter().all(|s| subject.sectors.contains(s)));
+            let mut shown_something = 0;
+            for v in (0..population.len()).step_by(37) {
+                let viewer = &population[v];
+                let seen: Vec<Shown> = (0..population.len()).map(|s| index.shown(s, Viewer::Member(v))).collect();
+                let pv = index.pack(viewer);
+                for (s, shown) in seen.iter().enumerate() {
+                    if *shown == Shown::default() {
+                        continue;
+                    }
+                    shown_something += 1;
+                    let alike = (0..population.len())
+                        .filter(|&o| o != v && seen[o] == *shown && index.orgs[o].compatible(&pv))
+                        .count();
+                    assert!(alike >= k, "k={k}: {alike} shown like {s}: {shown:?}");
+                    let subject = &population[s];
+                    assert!(shown.sectors.iter().all(|x| subject.sectors.contains(x) && viewer.sectors.contains(x)));
+                    assert!(shown.kind.is_none_or(|kind| subject.kind == Some(kind)));
+                }
             }
+            assert!(shown_something > 0, "k={k}: something is shown");
         }
     }
 
-    impl AnonymityIndex {
-        fn fitting_one(&self, shown: &Shown, org: &QuasiIdentifiers) -> bool {
-            let single = AnonymityIndex::new(&taxonomy(), 1, std::slice::from_ref(org));
-            single.fitting(shown) == 1
-        }
+    #[test]
+    fn a_large_population_keeps_most_fields() {
+        let index = AnonymityIndex::new(&taxonomy(), 5, &spread(20_000));
+        let viewer = org(OrgKind::Academic, "scotland", "large", "idea", &[]);
+        let shown = index.shown(1, Viewer::Outsider(&viewer));
+        assert!(shown.kind.is_some() && shown.innovation_stage.is_some() && shown.region.is_some(), "{shown:?}");
     }
 }

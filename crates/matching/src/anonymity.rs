@@ -18,30 +18,46 @@ use store::{OrgId, Store, StoreError};
 pub struct Snapshot {
     pub generation: i64,
     index: AnonymityIndex,
-    members: HashMap<OrgId, QuasiIdentifiers>,
+    positions: HashMap<OrgId, usize>,
+    population: Vec<(OrgId, QuasiIdentifiers)>,
 }
 
-/// An anonymous profile as it may be shown: the generalised fields, and what the counterpart
-/// wrote for anonymous views.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An anonymous profile as it may be shown: the fields of its group, what the counterpart
+/// wrote for anonymous views, and the share of sectors in common as far as the group tells it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AnonymousProfile {
     pub shown: Shown,
     pub capabilities_offered: Vec<String>,
     pub capabilities_sought: Vec<String>,
     pub anonymous_summary: Option<String>,
+    pub sector_share: f64,
 }
 
 impl Snapshot {
-    /// What `viewer` may see of `counterpart`. A viewer missing from this generation (it
-    /// joined a moment ago) is counted as one that might fit.
-    pub fn profile(&self, viewer: OrgId, counterpart: &CounterpartProfile) -> AnonymousProfile {
-        let viewer = self.members.get(&viewer).map_or(Viewer::Anyone, Viewer::Organisation);
+    /// What `viewer` may see of the organisation `subject`, which wrote `written` for anonymous
+    /// views. Both are looked up in this generation of the population: a subject missing from
+    /// it (it joined a moment ago) shows nothing, and a missing viewer counts as any reader.
+    pub fn profile(&self, viewer: OrgId, subject: OrgId, written: &CounterpartProfile) -> AnonymousProfile {
+        let viewer = self.positions.get(&viewer).copied();
+        let (shown, sector_share) = match self.positions.get(&subject) {
+            Some(&s) => (
+                self.index.shown(s, viewer.map_or(Viewer::Anyone, Viewer::Member)),
+                viewer.map_or(0.0, |v| self.index.shown_sector_share(s, v)),
+            ),
+            None => (Shown::default(), 0.0),
+        };
         AnonymousProfile {
-            shown: self.index.generalise(counterpart.quasi_identifiers(), viewer),
-            capabilities_offered: counterpart.capabilities_offered.clone(),
-            capabilities_sought: counterpart.capabilities_sought.clone(),
-            anonymous_summary: counterpart.anonymous_summary.clone(),
+            shown,
+            capabilities_offered: written.capabilities_offered.clone(),
+            capabilities_sought: written.capabilities_sought.clone(),
+            anonymous_summary: written.anonymous_summary.clone(),
+            sector_share,
         }
+    }
+
+    /// The organisations of this generation and their fields as stored (for reports).
+    pub fn population(&self) -> &[(OrgId, QuasiIdentifiers)] {
+        &self.population
     }
 
     pub fn index(&self) -> &AnonymityIndex {
@@ -81,8 +97,9 @@ impl Anonymity {
         let (generation, rows) = store.population().await?;
         let population: Vec<QuasiIdentifiers> = rows.iter().map(|r| r.quasi_identifiers.clone()).collect();
         let index = AnonymityIndex::new(&self.catalogue.taxonomy, self.k, &population);
-        let members = rows.into_iter().map(|r| (r.id, r.quasi_identifiers)).collect();
-        let snapshot = Arc::new(Snapshot { generation, index, members });
+        let positions = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let population = rows.into_iter().map(|r| (r.id, r.quasi_identifiers)).collect();
+        let snapshot = Arc::new(Snapshot { generation, index, positions, population });
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(snapshot.clone());
         tracing::debug!(generation, organisations = snapshot.index.len(), "anonymity index rebuilt");
         Ok(snapshot)

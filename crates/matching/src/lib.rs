@@ -25,6 +25,14 @@ use store::{OrgId, Store};
 
 pub use aliases::random_alias;
 
+/// The share of the overall score that the `sectors` dimension carries in the model in use:
+/// a view that shows a coarser sector overlap than the pair's adjusts the score by it.
+pub fn sector_weight_share(catalogue: &Catalogue) -> f64 {
+    let model = Model::standard(catalogue.questionnaire.layout());
+    let total: f32 = model.dimension_weights.iter().sum::<f32>() + model.complementarity_weight + model.sector_weight;
+    if total > 0.0 { f64::from(model.sector_weight / total) } else { 0.0 }
+}
+
 /// The store lease that keeps scoring to one process at a time.
 pub const SCORING_LEASE: &str = "scoring";
 
@@ -243,7 +251,15 @@ impl Matchmaker {
                 sections.iter().zip(&from_low.dimensions).map(|(id, v)| ((*id).to_owned(), f64::from(*v))).collect();
             compatibility.insert("capabilities".to_owned(), f64::from(from_low.complementarity));
             compatibility.insert("sectors".to_owned(), f64::from(from_low.sectors));
-            let words = |c: &scoring::Compatibility| c.reasons.iter().map(|r| r.describe(layout)).collect();
+            // The number of sectors in common would tell more about the other side than its
+            // anonymous profile does; views say which sectors are shared as far as it shows.
+            let words = |c: &scoring::Compatibility| {
+                c.reasons
+                    .iter()
+                    .filter(|r| !matches!(r, scoring::Reason::SharedSectors { .. }))
+                    .map(|r| r.describe(layout))
+                    .collect()
+            };
             candidates.push(Candidate {
                 low: state.ids[low],
                 high: state.ids[high],

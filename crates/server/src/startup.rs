@@ -79,6 +79,7 @@ impl Application {
             tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
             limiter: RateLimiter::new(settings.limits.window),
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
+            sector_weight_share: matching::sector_weight_share(&catalogue),
             store,
             catalogue,
             settings,

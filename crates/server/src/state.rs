@@ -27,4 +27,6 @@ pub struct AppState {
     pub sessions: Sessions,
     /// The population's anonymity index, for every anonymous profile shown.
     pub anonymity: Arc<matching::anonymity::Anonymity>,
+    /// The share of the score that the `sectors` dimension carries (see `routes::matches`).
+    pub sector_weight_share: f64,
 }

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use domain::anonymity::QuasiIdentifiers;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, Set,
@@ -96,22 +95,14 @@ pub struct Saved {
     pub capped: usize,
 }
 
-/// The other side's profile as stored, for its anonymous profile. Its kind, region, size band,
-/// stage and sectors may single it out, so they are private here: they are shown only after
-/// generalisation against the population (`domain::anonymity`, CONTRACT.md invariant 6).
+/// What the other side wrote for anonymous views. Its kind, region, size band, stage and
+/// sectors are not here: they are shown only as its group in the anonymity index
+/// (`domain::anonymity`, CONTRACT.md invariant 6), found by [`PartyView::counterpart`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterpartProfile {
-    quasi_identifiers: QuasiIdentifiers,
     pub capabilities_offered: Vec<String>,
     pub capabilities_sought: Vec<String>,
     pub anonymous_summary: Option<String>,
-}
-
-impl CounterpartProfile {
-    /// The fields to generalise; never show them as they are.
-    pub fn quasi_identifiers(&self) -> &QuasiIdentifiers {
-        &self.quasi_identifiers
-    }
 }
 
 /// Who the other side is; present only once it revealed itself.
@@ -136,7 +127,9 @@ pub struct PartyView {
     pub my_status: PartyStatus,
     /// Whether the other side revealed itself (a decline is never shown).
     pub their_revealed: bool,
-    pub counterpart: CounterpartProfile,
+    /// The other side's internal id: for finding its anonymous profile, never to be shown.
+    pub counterpart: OrgId,
+    pub counterpart_profile: CounterpartProfile,
     pub identity: Option<Identity>,
     pub connected: bool,
     pub my_outcome: Option<Outcome>,
@@ -201,11 +194,7 @@ struct ViewRow {
     outcome: Option<String>,
     alias: String,
     their_status: String,
-    kind: String,
-    sectors: String,
-    region: Option<String>,
-    size_band: Option<String>,
-    innovation_stage: Option<String>,
+    counterpart_id: i64,
     capabilities_offered: String,
     capabilities_sought: String,
     anonymous_summary: Option<String>,
@@ -217,8 +206,7 @@ struct ViewRow {
 
 const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.connected_at, \
        mine.status AS my_status, mine.explanation, mine.outcome, theirs.alias, theirs.status AS their_status, \
-       o.kind, o.sectors, o.region, o.size_band, o.innovation_stage, o.capabilities_offered, \
-       o.capabilities_sought, o.anonymous_summary, \
+       theirs.organisation_id AS counterpart_id, o.capabilities_offered, o.capabilities_sought, o.anonymous_summary, \
        CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.name END AS identity_name, \
        CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.website END AS identity_website, \
        CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.description END \
@@ -256,14 +244,8 @@ impl TryFrom<ViewRow> for PartyView {
             explanation: from_json(&row.explanation),
             my_status,
             their_revealed,
-            counterpart: CounterpartProfile {
-                quasi_identifiers: QuasiIdentifiers {
-                    kind: Some(crate::organisations::kind(&row.kind)?),
-                    sectors: from_json(&row.sectors),
-                    region: row.region,
-                    size_band: row.size_band,
-                    innovation_stage: row.innovation_stage,
-                },
+            counterpart: OrgId(row.counterpart_id),
+            counterpart_profile: CounterpartProfile {
                 capabilities_offered: from_json(&row.capabilities_offered),
                 capabilities_sought: from_json(&row.capabilities_sought),
                 anonymous_summary: row.anonymous_summary,
@@ -294,8 +276,7 @@ impl Store {
         let backend = self.backend();
         let counts = OpenCount::find_by_statement(Statement::from_string(
             backend,
-            "SELECT organisation_id, COUNT(*) AS open FROM match_parties \
-             WHERE match_id NOT IN (SELECT match_id FROM match_parties WHERE status = 'declined') \
+            "SELECT organisation_id, COUNT(*) AS open FROM match_parties WHERE status <> 'declined' \
              GROUP BY organisation_id",
         ))
         .all(&txn)

@@ -45,9 +45,11 @@ pub struct PopulationRow {
 }
 
 impl Organisation {
-    fn quasi_identifiers(&self) -> (&[String], &Option<String>, &Option<String>, &Option<String>) {
+    /// What the anonymity index is built from (a change moves the population generation).
+    #[allow(clippy::type_complexity)]
+    fn quasi_identifiers(&self) -> (&[String], &Option<String>, &Option<String>, &Option<String>, &[OrgKind]) {
         let p = &self.profile;
-        (&p.sectors, &p.region, &p.size_band, &p.innovation_stage)
+        (&p.sectors, &p.region, &p.size_band, &p.innovation_stage, &p.seeking_kinds)
     }
 }
 
@@ -246,6 +248,7 @@ impl Store {
                         region: p.region,
                         size_band: p.size_band,
                         innovation_stage: p.innovation_stage,
+                        seeking_kinds: p.seeking_kinds,
                     },
                 })
             })

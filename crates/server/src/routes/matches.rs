@@ -32,15 +32,36 @@ pub fn anonymous_profile(profile: &AnonymousProfile) -> Value {
     })
 }
 
-fn match_view(view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Value {
-    json!({
+/// A view as its party may see it: the counterpart's anonymous profile, and the vector, score
+/// and reasons with the sector overlap as far as that profile tells it (the pair's exact
+/// overlap would say more about the counterpart than its group does).
+struct Rendered {
+    score: f64,
+    body: Value,
+}
+
+fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
+    let profile = anonymity.profile(viewer, view.counterpart, &view.counterpart_profile);
+    let mut compatibility = view.compatibility.clone();
+    let mut score = view.score;
+    if let Some(exact) = compatibility.get_mut("sectors") {
+        score += state.sector_weight_share * (profile.sector_share - *exact);
+        *exact = profile.sector_share;
+    }
+    let mut explanation = view.explanation.clone();
+    if !profile.shown.sectors.is_empty() {
+        let sectors = &state.catalogue.taxonomy.sectors;
+        let labels: Vec<&str> = profile.shown.sectors.iter().map(|s| sectors.label(s).unwrap_or(s)).collect();
+        explanation.push(format!("You both work in {}", labels.join(", ")));
+    }
+    let body = json!({
         "id": view.id,
         "alias": view.alias,
-        "score": view.score,
+        "score": score,
         "confidence": view.confidence,
-        "compatibility": view.compatibility,
-        "explanation": view.explanation,
-        "counterpart": anonymous_profile(&anonymity.profile(viewer, &view.counterpart)),
+        "compatibility": compatibility,
+        "explanation": explanation,
+        "counterpart": anonymous_profile(&profile),
         "my_status": view.my_status.as_str(),
         "their_status": if view.their_revealed { "revealed" } else { "hidden" },
         "connected": view.connected,
@@ -51,7 +72,8 @@ fn match_view(view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Value {
             "contact_email": i.contact_email,
             "description": i.description,
         })),
-    })
+    });
+    Rendered { score, body }
 }
 
 /// Match ids are UUIDs; anything else cannot be one.
@@ -71,8 +93,11 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
                 _ => {
                     let anonymity = state.anonymity.at_least(&state.store, version.population).await?;
                     let views = state.store.matches_for(org).await?;
-                    let list =
-                        json!({"matches": views.iter().map(|v| match_view(v, org, &anonymity)).collect::<Vec<_>>()});
+                    let mut rendered: Vec<Rendered> =
+                        views.iter().map(|v| render(&state, v, org, &anonymity)).collect();
+                    // Best first by the score the member is shown.
+                    rendered.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    let list = json!({"matches": rendered.into_iter().map(|r| r.body).collect::<Vec<_>>()});
                     let rendered =
                         serde_json::to_vec(&list).map_err(|e| ApiError::unexpected(e, "failed to render matches"))?;
                     let body = web::Bytes::from(rendered);
@@ -89,7 +114,7 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
 async fn view_of(state: &AppState, org: OrgId, id: &str) -> Result<HttpResponse, ApiError> {
     let anonymity = state.anonymity.current(&state.store).await?;
     let view = state.store.match_for(org, id).await?;
-    Ok(HttpResponse::Ok().json(match_view(&view, org, &anonymity)))
+    Ok(HttpResponse::Ok().json(render(state, &view, org, &anonymity).body))
 }
 
 #[get("/matches/{id}")]
