@@ -181,11 +181,16 @@ async fn a_reset_link_expires_after_an_hour_and_a_newer_one_voids_it() {
         let later = chrono::Utc::now() + chrono::Duration::minutes(61);
         let expired = app.store.finish_password_reset(&hash, "irrelevant", later).await.expect("store");
         assert_eq!(expired, store::accounts::TokenUse::Invalid, "an hour later");
+        let before_the_hour = chrono::Utc::now() + chrono::Duration::minutes(59);
+        let used = app.store.finish_password_reset(&hash, "irrelevant", before_the_hour).await.expect("store");
+        assert!(matches!(used, store::accounts::TokenUse::Accepted { .. }), "still valid within the hour");
+        // A second link, then a third: the second stops working.
         app.post("/api/v1/auth/password-reset", &reset, None).await;
-        let confirm = json!({"token": first, "password": "a brand new passphrase"});
+        let second = app.link_tokens(&member.email, "reset-password?token=").await.pop().expect("a link");
+        app.post("/api/v1/auth/password-reset", &reset, None).await;
+        let confirm = json!({"token": second, "password": "a brand new passphrase"});
         let voided = app.post("/api/v1/auth/password-reset/confirm", &confirm, None).await;
         assert_eq!(voided.status(), StatusCode::UNPROCESSABLE_ENTITY, "a newer link voids the older");
-        assert_eq!(app.get("/api/v1/me", Some(&member.token)).await.status(), StatusCode::OK);
     })
     .await;
 }
@@ -263,7 +268,12 @@ async fn failures_from_another_client_never_lock_the_owner_out() {
         assert_eq!(tried, 5, "{backend:?}: a handful of tries at one account from one client");
         let right = login_from(&app, "198.51.100.66", &member.email, PASSWORD).await;
         assert_eq!(right, StatusCode::TOO_MANY_REQUESTS, "even the right password waits on that client");
-        assert_eq!(login_from(&app, "203.0.113.5", &member.email, PASSWORD).await, StatusCode::OK, "{backend:?}");
+        // Fifty more failures at the account, each from another client.
+        for i in 0..50 {
+            let status = login_from(&app, &format!("203.0.113.{i}"), &member.email, "guessing the password").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}: client {i}");
+        }
+        assert_eq!(login_from(&app, "192.0.2.10", &member.email, PASSWORD).await, StatusCode::OK, "{backend:?}");
         crate::helpers::drop_database(backend, &app.settings.database_url).await;
     }
 }
@@ -299,6 +309,105 @@ async fn one_client_cannot_spray_many_accounts() {
             }
         }
         assert_eq!(tried, 8, "{backend:?}");
+        crate::helpers::drop_database(backend, &app.settings.database_url).await;
+    }
+}
+
+#[tokio::test]
+async fn guesses_sent_at_the_same_moment_are_counted_too() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("parallel@acme.example", "Acme", "sme").await;
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let (client, url, email) = (app.client.clone(), app.url("/api/v1/auth/login"), member.email.clone());
+            guesses.spawn(async move {
+                let body = json!({"email": email, "password": format!("guess number {i:02}")});
+                client.post(url).json(&body).send().await.expect("sent").status()
+            });
+        }
+        let mut tried = 0;
+        while let Some(status) = guesses.join_next().await {
+            match status.expect("task") {
+                StatusCode::UNAUTHORIZED => tried += 1,
+                other => assert_eq!(other, StatusCode::TOO_MANY_REQUESTS),
+            }
+        }
+        assert_eq!(tried, 5, "no more than a handful, however they are sent");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_first_sign_ups_at_once_leave_one_account_and_one_working_link() {
+    on_every_backend(async |app: TestApp| {
+        let email = "twice@acme.example";
+        let (first, second) = tokio::join!(
+            app.register_with(email, "the first passphrase", "First", "sme"),
+            app.register_with(email, "the second passphrase", "Second", "sme"),
+        );
+        assert_eq!((first.status(), second.status()), (StatusCode::CREATED, StatusCode::CREATED));
+        let links = app.link_tokens(email, "verify?token=").await;
+        assert_eq!(links.len(), 2);
+        let mut verified = 0;
+        for link in &links {
+            for password in ["the first passphrase", "the second passphrase"] {
+                if app.verify(link, password).await.status() == StatusCode::OK {
+                    verified += 1;
+                }
+            }
+        }
+        assert_eq!(verified, 1, "only the later sign-up's link, with its own password");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reset_link_used_twice_at_once_sets_one_password() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("race@acme.example", "Acme", "sme").await;
+        app.post("/api/v1/auth/password-reset", &json!({"email": member.email}), None).await;
+        let token = app.link_tokens(&member.email, "reset-password?token=").await.pop().expect("a link");
+        let confirm = |password: &str| json!({"token": token, "password": password});
+        let (one, two) = (confirm("the first new passphrase"), confirm("the second new passphrase"));
+        let (first, second) = tokio::join!(
+            app.post("/api/v1/auth/password-reset/confirm", &one, None),
+            app.post("/api/v1/auth/password-reset/confirm", &two, None),
+        );
+        let mut statuses = [first.status(), second.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY]);
+        let logins = [
+            app.login(&member.email, "the first new passphrase").await.status(),
+            app.login(&member.email, "the second new passphrase").await.status(),
+        ];
+        assert_eq!(logins.iter().filter(|s| **s == StatusCode::OK).count(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn strangers_cannot_use_up_the_owners_reset_requests() {
+    for backend in crate::helpers::backends() {
+        let app = spawn_app_with(backend, |s| s.trusted_proxies = vec!["127.0.0.1".parse().expect("address")]).await;
+        let member = app.member("busy@acme.example", "Acme", "sme").await;
+        let ask = async |address: &str| {
+            app.client
+                .post(app.url("/api/v1/auth/password-reset"))
+                .header("x-forwarded-for", address)
+                .json(&json!({"email": member.email}))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        };
+        for _ in 0..12 {
+            assert_eq!(ask("198.51.100.66").await, StatusCode::ACCEPTED, "{backend:?}: the answer never changes");
+        }
+        let sent_to_stranger = app.link_tokens(&member.email, "reset-password?token=").await.len();
+        assert_eq!(sent_to_stranger, 5, "{backend:?}: one client gets five links sent per window");
+        assert_eq!(ask("192.0.2.10").await, StatusCode::ACCEPTED);
+        let links = app.link_tokens(&member.email, "reset-password?token=").await;
+        assert_eq!(links.len(), 6, "{backend:?}: the owner's own request still sends a link");
         crate::helpers::drop_database(backend, &app.settings.database_url).await;
     }
 }

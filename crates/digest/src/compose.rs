@@ -124,7 +124,7 @@ fn connected_to(me: &ConnectedParty, them: &ConnectedParty, match_id: &str, publ
     let subject = format!("You are connected with {}", them.name);
     let website = them.website.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
     NewEmail {
-        idempotency_key: format!("connected-{match_id}-{}", me.organisation.0),
+        idempotency_key: format!("connected-{match_id}-{}", me.public_id),
         recipient: me.email.clone(),
         text_body: format!(
             "Good news: you and {name}{website} have both chosen to reveal yourselves, so you are now connected.\n\n\
@@ -168,6 +168,7 @@ mod tests {
         assert_eq!(escape("<b>\"A&B\"</b>'"), "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;&#39;");
         let party = |name: &str, id| ConnectedParty {
             organisation: store::OrgId(id),
+            public_id: format!("public-{id}"),
             name: name.to_owned(),
             email: format!("{id}@example.org"),
             website: None,

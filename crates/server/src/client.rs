@@ -7,9 +7,11 @@ use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 
-/// The client address of `request`, as text.
+/// The client of `request`, as text for rate-limit keys: its address, or for IPv6 its /64
+/// network (one subscriber usually holds a whole /64, and could otherwise take a new address
+/// per request).
 pub fn address(request: &HttpRequest, trusted: &[IpAddr]) -> String {
-    let Some(peer) = request.peer_addr().map(|a| a.ip()) else { return "unknown".to_owned() };
+    let Some(peer) = request.peer_addr().map(|a| a.ip().to_canonical()) else { return "unknown".to_owned() };
     let forwarded: Vec<&str> = request
         .headers()
         .get_all("x-forwarded-for")
@@ -17,7 +19,13 @@ pub fn address(request: &HttpRequest, trusted: &[IpAddr]) -> String {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    resolve(peer, &forwarded, trusted).to_string()
+    match resolve(peer, &forwarded, trusted) {
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+        v4 => v4.to_string(),
+    }
 }
 
 fn resolve(peer: IpAddr, forwarded: &[&str], trusted: &[IpAddr]) -> IpAddr {
@@ -27,7 +35,7 @@ fn resolve(peer: IpAddr, forwarded: &[&str], trusted: &[IpAddr]) -> IpAddr {
             break;
         }
         match entry.parse::<IpAddr>() {
-            Ok(address) => client = address,
+            Ok(address) => client = address.to_canonical(),
             Err(_) => break,
         }
     }
@@ -53,5 +61,18 @@ mod tests {
         assert_eq!(resolve(proxy, &["garbage"], &trusted), proxy);
         assert_eq!(resolve(proxy, &[], &trusted), proxy);
         assert_eq!(resolve(proxy, &["198.51.100.7"], &[]), proxy, "no proxies configured");
+        assert_eq!(resolve(ip("::ffff:10.0.0.1").to_canonical(), &["198.51.100.7"], &trusted), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64() {
+        use actix_web::test::TestRequest;
+        let one = TestRequest::default().peer_addr("[2001:db8:1:2::5]:443".parse().expect("socket")).to_http_request();
+        let other =
+            TestRequest::default().peer_addr("[2001:db8:1:2:ffff::9]:443".parse().expect("socket")).to_http_request();
+        assert_eq!(address(&one, &[]), "2001:db8:1:2::/64");
+        assert_eq!(address(&one, &[]), address(&other, &[]));
+        let v4 = TestRequest::default().peer_addr("198.51.100.7:443".parse().expect("socket")).to_http_request();
+        assert_eq!(address(&v4, &[]), "198.51.100.7");
     }
 }

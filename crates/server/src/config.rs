@@ -190,7 +190,10 @@ impl Settings {
                 max_open: parsed(get, "MATCHWELL_MAX_OPEN_MATCHES", defaults.max_open)?,
             },
             limits: Limits::from_lookup(get)?,
-            k_anonymity: parsed(get, "MATCHWELL_K_ANONYMITY", 5)?,
+            k_anonymity: match parsed(get, "MATCHWELL_K_ANONYMITY", 5)? {
+                0 => anyhow::bail!("MATCHWELL_K_ANONYMITY must be at least 1 (the default is 5)"),
+                k => k,
+            },
             trusted_proxies: var(get, "MATCHWELL_TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')
@@ -295,5 +298,6 @@ mod tests {
         assert!(bad("MATCHWELL_TRUSTED_PROXIES", "proxy.example"));
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "many"));
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "0"));
+        assert!(bad("MATCHWELL_K_ANONYMITY", "0"));
     }
 }

@@ -56,16 +56,58 @@ impl RateLimiter {
     }
 
     pub fn record(&self, key: &str) {
-        self.record_at(key, Instant::now());
+        let now = Instant::now();
+        let mut table = self.lock();
+        self.record_in(&mut table, key, now);
     }
 
+    #[cfg(test)]
     fn record_at(&self, key: &str, now: Instant) {
         let mut table = self.lock();
+        self.record_in(&mut table, key, now);
+    }
+
+    fn record_in(&self, table: &mut Table, key: &str, now: Instant) {
         table.records += 1;
         if table.records.is_multiple_of(SWEEP_EVERY) || table.events.len() >= CAPACITY {
-            self.sweep(&mut table, now);
+            self.sweep(table, now);
         }
         table.events.entry(key.to_owned()).or_default().push_back(now);
+    }
+
+    /// Takes an attempt: when every key is under its limit, records one event on each and
+    /// answers `true`; otherwise records nothing. Checking and recording under one lock means
+    /// that requests sent at the same moment cannot all pass the check before any records.
+    pub fn acquire(&self, keys: &[(&str, usize)]) -> bool {
+        let now = Instant::now();
+        let mut table = self.lock();
+        for (key, limit) in keys {
+            if let Some(queue) = table.events.get_mut(*key) {
+                while queue.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                    queue.pop_front();
+                }
+                if queue.len() >= *limit {
+                    return false;
+                }
+            } else if *limit == 0 {
+                return false;
+            }
+        }
+        for (key, _) in keys {
+            self.record_in(&mut table, key, now);
+        }
+        true
+    }
+
+    /// Gives back the latest event of `key` (an attempt that turned out not to count).
+    pub fn release(&self, key: &str) {
+        let mut table = self.lock();
+        if let Some(queue) = table.events.get_mut(key) {
+            queue.pop_back();
+            if queue.is_empty() {
+                table.events.remove(key);
+            }
+        }
     }
 
     /// Forgets `key` (after a success that should not count against it).
@@ -123,6 +165,32 @@ mod tests {
         limiter.sweep_now(later);
         assert_eq!(limiter.len(), 1, "the expired keys went, the live one stayed");
         assert_eq!(limiter.count_at("recent", later), 1, "never wiped whole");
+    }
+
+    #[test]
+    fn acquiring_checks_and_records_every_key_at_once() {
+        let limiter = RateLimiter::new(Duration::from_secs(60));
+        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
+        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
+        assert!(!limiter.acquire(&[("a", 2), ("b", 3)]), "a is full");
+        assert_eq!(limiter.count("b"), 2, "nothing recorded when refused");
+        limiter.release("a");
+        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
+        assert!(!limiter.acquire(&[("c", 5), ("b", 3)]), "b is full now");
+        assert_eq!(limiter.count("c"), 0);
+    }
+
+    #[test]
+    fn concurrent_attempts_never_pass_the_limit() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(Duration::from_secs(60)));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let limiter = limiter.clone();
+                std::thread::spawn(move || (0..10).filter(|_| limiter.acquire(&[("k", 5)])).count())
+            })
+            .collect();
+        let passed: usize = threads.into_iter().map(|t| t.join().expect("thread")).sum();
+        assert_eq!(passed, 5);
     }
 
     #[test]

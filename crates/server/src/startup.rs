@@ -80,6 +80,7 @@ impl Application {
             limiter: RateLimiter::new(settings.limits.window),
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
             sector_weight_share: matching::sector_weight_share(&catalogue),
+            csrf_key: crate::csrf::CsrfKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             store,
             catalogue,
             settings,

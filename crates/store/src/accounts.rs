@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use domain::{EmailAddress, OrgKind, OrganisationName};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use crate::entities::{account, email_token, organisation};
@@ -152,6 +152,41 @@ async fn account_of(db: &impl ConnectionTrait, model: account::Model) -> Result<
     })
 }
 
+/// The account with this address, its row locked until the transaction ends (on PostgreSQL;
+/// SQLite has one writer at a time). Changes to an account lock its row before its tokens, so
+/// that two of them never wait on each other.
+async fn lock_account_by_email(txn: &DatabaseTransaction, email: &str) -> Result<Option<account::Model>, StoreError> {
+    let mut query = account::Entity::find().filter(account::Column::Email.eq(email));
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(txn).await?)
+}
+
+async fn lock_account(txn: &DatabaseTransaction, id: i64) -> Result<account::Model, StoreError> {
+    let mut query = account::Entity::find_by_id(id);
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(txn).await?.ok_or(StoreError::NotFound)
+}
+
+/// The token `token_hash` of `purpose` if it is still valid (not used, not expired).
+async fn valid_token(
+    txn: &DatabaseTransaction,
+    token_hash: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Option<email_token::Model>, StoreError> {
+    Ok(email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(token_hash))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(now))
+        .one(txn)
+        .await?)
+}
+
 /// Voids every unused token of `purpose` of an account.
 async fn void_tokens(
     txn: &DatabaseTransaction,
@@ -238,18 +273,20 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Registered, StoreError> {
         let txn = self.db.begin().await?;
-        let existing =
-            account::Entity::find().filter(account::Column::Email.eq(registration.email.as_str())).one(&txn).await?;
+        let existing = lock_account_by_email(&txn, registration.email.as_str()).await?;
         let (account_id, registered) = match existing {
             Some(found) if found.verified_at.is_some() => return Ok(Registered::AlreadyVerified),
             Some(found) => {
                 void_tokens(&txn, found.id, Purpose::Verify, now).await?;
-                account::Entity::update_many()
+                let replaced = account::Entity::update_many()
                     .col_expr(account::Column::PasswordHash, Expr::value(registration.password_hash.clone()))
                     .filter(account::Column::Id.eq(found.id))
                     .filter(account::Column::VerifiedAt.is_null())
                     .exec(&txn)
                     .await?;
+                if replaced.rows_affected != 1 {
+                    return Ok(Registered::AlreadyVerified);
+                }
                 organisation::Entity::update_many()
                     .col_expr(organisation::Column::Name, Expr::value(registration.name.as_str()))
                     .col_expr(organisation::Column::Kind, Expr::value(registration.kind.as_str()))
@@ -321,11 +358,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TokenUse, StoreError> {
         let txn = self.db.begin().await?;
+        let Some(found) = valid_token(&txn, token_hash, Purpose::Verify, now).await? else {
+            return Ok(TokenUse::Invalid);
+        };
+        let account = lock_account(&txn, found.account_id).await?;
         let Some(token) = use_token(&txn, token_hash, Purpose::Verify, now).await? else {
             return Ok(TokenUse::Invalid);
         };
         let Some(password_hash) = token.password_hash else { return Ok(TokenUse::Invalid) };
-        let account = account::Entity::find_by_id(token.account_id).one(&txn).await?.ok_or(StoreError::NotFound)?;
         if account.verified_at.is_some() {
             return Ok(TokenUse::Invalid);
         }
@@ -361,7 +401,7 @@ impl Store {
         message: &NewEmail,
     ) -> Result<bool, StoreError> {
         let txn = self.db.begin().await?;
-        let found = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?;
+        let found = lock_account_by_email(&txn, email.as_str()).await?;
         let Some(found) = found.filter(|a| a.verified_at.is_none()) else { return Ok(false) };
         void_tokens(&txn, found.id, Purpose::Verify, now).await?;
         insert_token(&txn, found.id, Purpose::Verify, token_hash, expires_at, Some(found.password_hash)).await?;
@@ -381,7 +421,7 @@ impl Store {
         message: &NewEmail,
     ) -> Result<bool, StoreError> {
         let txn = self.db.begin().await?;
-        let found = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?;
+        let found = lock_account_by_email(&txn, email.as_str()).await?;
         let Some(found) = found.filter(|a| a.verified_at.is_some()) else { return Ok(false) };
         void_tokens(&txn, found.id, Purpose::Reset, now).await?;
         insert_token(&txn, found.id, Purpose::Reset, token_hash, expires_at, None).await?;
@@ -398,28 +438,39 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TokenUse, StoreError> {
         let txn = self.db.begin().await?;
-        let Some(token) = use_token(&txn, token_hash, Purpose::Reset, now).await? else {
+        let Some(found) = valid_token(&txn, token_hash, Purpose::Reset, now).await? else {
             return Ok(TokenUse::Invalid);
         };
-        let account = account::Entity::find_by_id(token.account_id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let account = lock_account(&txn, found.account_id).await?;
+        if use_token(&txn, token_hash, Purpose::Reset, now).await?.is_none() {
+            return Ok(TokenUse::Invalid);
+        }
         set_password(&txn, account.id, password_hash).await?;
         void_tokens(&txn, account.id, Purpose::Reset, now).await?;
         txn.commit().await?;
         Ok(TokenUse::Accepted { account: account.public_id })
     }
 
-    /// Sets a new password for a logged-in account and ends every earlier session; the new
-    /// session version.
-    pub async fn change_password(&self, account_public_id: &str, password_hash: &str) -> Result<i64, StoreError> {
+    /// Sets a new password for a logged-in account, ends every earlier session and voids any
+    /// reset link; the new session version.
+    pub async fn change_password(
+        &self,
+        account_public_id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         let txn = self.db.begin().await?;
         let found = account::Entity::find()
             .filter(account::Column::PublicId.eq(account_public_id))
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        set_password(&txn, found.id, password_hash).await?;
+        let account = lock_account(&txn, found.id).await?;
+        set_password(&txn, account.id, password_hash).await?;
+        void_tokens(&txn, account.id, Purpose::Reset, now).await?;
+        let version = lock_account(&txn, account.id).await?.session_version;
         txn.commit().await?;
-        Ok(found.session_version + 1)
+        Ok(version)
     }
 
     pub async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {

@@ -146,6 +146,8 @@ pub struct Connection {
 #[derive(Clone)]
 pub struct ConnectedParty {
     pub organisation: OrgId,
+    /// The organisation's public id (for idempotency keys, which become Message-IDs).
+    pub public_id: String,
     pub name: String,
     pub email: String,
     pub website: Option<String>,
@@ -599,6 +601,7 @@ async fn connected_party(txn: &impl ConnectionTrait, org: i64) -> Result<Connect
     let login = account::Entity::find().filter(account::Column::OrganisationId.eq(org)).one(txn).await?;
     Ok(ConnectedParty {
         organisation: OrgId(org),
+        public_id: record.public_id,
         name: record.name,
         email: login.map(|a| a.email).unwrap_or_default(),
         website: record.website,

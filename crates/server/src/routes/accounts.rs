@@ -59,10 +59,9 @@ impl SignUp {
 /// or still unverified address, a notice to the owner of a verified one.
 pub async fn sign_up(request: &HttpRequest, state: &AppState, sign_up: SignUp) -> Result<(), ApiError> {
     let key = format!("register:{}", client(request, state));
-    if state.limiter.count(&key) >= state.settings.limits.registrations {
+    if !state.limiter.acquire(&[(&key, state.settings.limits.registrations)]) {
         return Err(ApiError::TooManyRequests);
     }
-    state.limiter.record(&key);
     let token = new_token();
     let now = Utc::now();
     let registration = Registration {
@@ -151,20 +150,20 @@ pub async fn verify_email(
     if token.is_empty() || token.len() > 128 {
         return Err(VerifyError::InvalidLink);
     }
+    // Every attempt counts until it succeeds, so that parallel guesses are counted too.
     let failures = format!("verify:{}", client(request, state));
-    if state.limiter.count(&failures) >= state.settings.limits.client_failures {
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.client_failures)]) {
         return Err(VerifyError::TooManyAttempts);
     }
     let hash = token_hash(token);
     let now = Utc::now();
     let Some(pending) = state.store.pending_verification(&hash, now).await? else {
-        state.limiter.record(&failures);
         return Err(VerifyError::InvalidLink);
     };
     if !verify_password(password, pending.password_hash).await.map_err(VerifyError::Unexpected)? {
-        state.limiter.record(&failures);
         return Err(VerifyError::WrongPassword);
     }
+    state.limiter.release(&failures);
     let role =
         if state.settings.facilitator_emails.contains(&pending.email) { Role::Facilitator } else { Role::Member };
     match state.store.complete_verification(&hash, role, now).await? {
@@ -211,26 +210,44 @@ fn email_request_accepted() -> HttpResponse {
     }))
 }
 
-/// Counts a request for a link to `email`, per address and per client; whether it may go on.
+/// Counts a request for a link to `email`, per address and client and per client; whether a
+/// link may be sent. Over the limit the request is still answered as usual (202), so that it
+/// tells nothing, and nobody but the owner's own client can use up the owner's requests.
 fn email_request_allowed(request: &HttpRequest, state: &AppState, email: &EmailAddress) -> bool {
     let limit = state.settings.limits.email_requests;
-    let by_email = format!("email-request:{}", email.as_str());
-    let by_client = format!("email-request-client:{}", client(request, state));
-    if state.limiter.count(&by_email) >= limit || state.limiter.count(&by_client) >= limit * 10 {
-        return false;
-    }
-    state.limiter.record(&by_email);
-    state.limiter.record(&by_client);
-    true
+    let client = client(request, state);
+    let by_email = format!("email-request:{}:{client}", email.as_str());
+    let by_client = format!("email-request-client:{client}");
+    state.limiter.acquire(&[(&by_email, limit), (&by_client, limit * 10)])
+}
+
+/// The least time a reset or resend request takes, whatever the address, so that its timing
+/// does not tell whether the address has an account.
+const EMAIL_REQUEST_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs `work` and answers no sooner than [`EMAIL_REQUEST_TIME`] after `started`.
+async fn padded<T>(started: std::time::Instant, work: impl Future<Output = T>) -> T {
+    let result = work.await;
+    tokio::time::sleep_until((started + EMAIL_REQUEST_TIME).into()).await;
+    result
 }
 
 /// Sends a password-reset link if the address has a verified account (the same for the API
 /// and the web form); the caller answers alike either way.
 pub async fn request_password_reset(request: &HttpRequest, state: &AppState, email: &str) -> Result<(), ApiError> {
+    let started = std::time::Instant::now();
     let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
-    if !email_request_allowed(request, state, &email) {
-        return Err(ApiError::TooManyRequests);
-    }
+    padded(started, async {
+        if !email_request_allowed(request, state, &email) {
+            tracing::info!("password reset not sent: too many requests");
+            return Ok(());
+        }
+        send_password_reset(state, &email).await
+    })
+    .await
+}
+
+async fn send_password_reset(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
     let token = new_token();
     let now = Utc::now();
     let message = digest::compose::password_reset(
@@ -239,7 +256,7 @@ pub async fn request_password_reset(request: &HttpRequest, state: &AppState, ema
         &state.settings.public_url,
         &token,
     );
-    let sent = state.store.start_password_reset(&email, &token_hash(&token), now + RESET_FOR, now, &message).await?;
+    let sent = state.store.start_password_reset(email, &token_hash(&token), now + RESET_FOR, now, &message).await?;
     tracing::info!(sent, "password reset requested");
     Ok(())
 }
@@ -296,10 +313,19 @@ pub async fn password_reset_confirm(
 
 /// Sends a fresh verification link if the address is registered but not verified.
 pub async fn request_verification(request: &HttpRequest, state: &AppState, email: &str) -> Result<(), ApiError> {
+    let started = std::time::Instant::now();
     let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
-    if !email_request_allowed(request, state, &email) {
-        return Err(ApiError::TooManyRequests);
-    }
+    padded(started, async {
+        if !email_request_allowed(request, state, &email) {
+            tracing::info!("verification link not sent: too many requests");
+            return Ok(());
+        }
+        send_verification(state, &email).await
+    })
+    .await
+}
+
+async fn send_verification(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
     let token = new_token();
     let now = Utc::now();
     let message = digest::compose::verification(
@@ -308,7 +334,7 @@ pub async fn request_verification(request: &HttpRequest, state: &AppState, email
         &state.settings.public_url,
         &token,
     );
-    let sent = state.store.resend_verification(&email, &token_hash(&token), now + VERIFY_FOR, now, &message).await?;
+    let sent = state.store.resend_verification(email, &token_hash(&token), now + VERIFY_FOR, now, &message).await?;
     tracing::info!(sent, "verification link requested");
     Ok(())
 }
@@ -344,23 +370,21 @@ pub async fn log_in(
     let client = client(request, state);
     let by_account = format!("login:{}:{client}", email.as_str());
     let by_client = format!("login-client:{client}");
-    if state.limiter.count(&by_account) >= limits.failed_logins
-        || state.limiter.count(&by_client) >= limits.client_failures
-    {
+    // Every attempt counts until it succeeds, so that parallel guesses are counted too.
+    if !state.limiter.acquire(&[(&by_account, limits.failed_logins), (&by_client, limits.client_failures)]) {
         return Err(ApiError::TooManyRequests);
     }
     let account = state.store.account_by_email(&email).await?;
     let hash = account.as_ref().map_or_else(|| state.dummy_hash.clone(), |a| a.password_hash.clone());
     let matches = verify_password(password, hash).await?;
     let Some(account) = account.filter(|_| matches) else {
-        state.limiter.record(&by_account);
-        state.limiter.record(&by_client);
         return Err(ApiError::WrongCredentials);
     };
+    state.limiter.clear(&by_account);
+    state.limiter.release(&by_client);
     if !account.verified {
         return Err(ApiError::EmailNotVerified);
     }
-    state.limiter.clear(&by_account);
     state.tokens.issue(&account, account.session_version)
 }
 
@@ -399,15 +423,15 @@ pub async fn change_password(
     let new_password = Password::parse(body.new_password).map_err(|m| FieldErrors::one("new_password", m))?;
     let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
     let failures = format!("login:{}:{}", account.email.as_str(), client(&request, &state));
-    if state.limiter.count(&failures) >= state.settings.limits.failed_logins {
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
         return Err(ApiError::TooManyRequests);
     }
     if !verify_password(body.current_password, account.password_hash.clone()).await? {
-        state.limiter.record(&failures);
         return Err(FieldErrors::one("current_password", "this is not your current password").into());
     }
+    state.limiter.release(&failures);
     let hash = hash_password(new_password).await?;
-    let version = state.store.change_password(&account.public_id, &hash).await?;
+    let version = state.store.change_password(&account.public_id, &hash, Utc::now()).await?;
     state.sessions.forget(&account.public_id);
     tracing::info!(account = %account.public_id, "password changed");
     let (access_token, expires_in) = state.tokens.issue(&account, version)?;

@@ -96,7 +96,7 @@ fn form_page(
     status: StatusCode,
     page: impl FnOnce(&str) -> Result<HttpResponse, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let (csrf_token, cookie) = csrf::token(request, state.settings.https());
+    let (csrf_token, cookie) = csrf::token(request, &state.csrf_key, state.settings.https());
     let mut response = page(&csrf_token)?;
     response.head_mut().status = status;
     if let Some(cookie) = cookie {
@@ -145,7 +145,7 @@ pub async fn verify_submit(
     state: web::Data<AppState>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if !csrf::valid(&request, &form.csrf_token) {
+    if !csrf::valid(&request, &state.csrf_key, &form.csrf_token) {
         return expired_form();
     }
     let form = form.into_inner();
@@ -193,7 +193,7 @@ pub async fn reset_submit(
     state: web::Data<AppState>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if !csrf::valid(&request, &form.csrf_token) {
+    if !csrf::valid(&request, &state.csrf_key, &form.csrf_token) {
         return expired_form();
     }
     let form = form.into_inner();
