@@ -10,7 +10,7 @@ work=${BENCH_DIR:-/tmp/matchwell-http-bench}
 export MATCHWELL_DATA_DIR="$work/data-$N" MATCHWELL_BIND=127.0.0.1:18181 RUST_LOG=warn
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 if [ ! -f "$MATCHWELL_DATA_DIR/seeded" ]; then
-  mkdir -p "$MATCHWELL_DATA_DIR"
+  mkdir -p -m 700 "$(dirname "$MATCHWELL_DATA_DIR")" "$MATCHWELL_DATA_DIR"
   "$bin" demo-data --orgs "$N" --seed 7
   "$bin" score --full
   touch "$MATCHWELL_DATA_DIR/seeded"

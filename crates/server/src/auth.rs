@@ -90,7 +90,8 @@ impl Tokens {
 
 /// Accounts' current sessions, kept for a second after they were read so that a request does
 /// not wait on the database to check its token. A reset or change made by this process drops
-/// the account at once; one made by another process shows here within [`Sessions::FRESH`].
+/// the account at once; one made by another process shows here within about two
+/// [`Sessions::FRESH`] periods.
 #[derive(Debug, Default)]
 pub struct Sessions {
     entries: Mutex<HashMap<String, (Session, Instant)>>,
@@ -105,8 +106,18 @@ impl Sessions {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The session of `account` if it was read less than [`Sessions::FRESH`] ago. Once it is
+    /// older, the first caller gets `None` and reads it again, while callers meanwhile keep
+    /// getting the entry (its clock restarts), so a burst of requests makes one read, not one
+    /// each.
     fn get(&self, account: &str) -> Option<Session> {
-        self.lock().get(account).filter(|(_, read)| read.elapsed() < Self::FRESH).map(|(s, _)| s.clone())
+        let mut entries = self.lock();
+        let (session, read) = entries.get_mut(account)?;
+        if read.elapsed() < Self::FRESH {
+            return Some(session.clone());
+        }
+        *read = Instant::now();
+        None
     }
 
     fn put(&self, account: &str, session: Session) {

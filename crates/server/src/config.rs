@@ -144,6 +144,17 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 /// owner only (mode 0700), since it holds the database, the secret and the outbox.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    mode = format!("{:o}", mode & 0o777),
+                    "the data directory can be read by others; `chmod 700` it (it holds the database and the secret)"
+                );
+            }
+        }
         return Ok(());
     }
     let mut builder = std::fs::DirBuilder::new();
