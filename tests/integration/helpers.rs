@@ -48,6 +48,8 @@ pub struct TestApp {
     pub mailer: digest::Mailer,
     pub outbox: PathBuf,
     pub settings: Settings,
+    /// The service's clock, which tests may move forward.
+    pub clock: std::sync::Arc<server::clock::Clock>,
     _dir: tempfile::TempDir,
 }
 
@@ -114,6 +116,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     };
     adjust(&mut settings);
     let application = Application::build(settings.clone()).await.expect("the application starts");
+    let clock = application.clock();
     let (port, _) = application.spawn();
     let store = Store::connect(&settings.database_url).await.expect("database");
     let outbox = settings.outbox();
@@ -126,6 +129,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         mailer,
         outbox,
         settings,
+        clock,
         _dir: dir,
     }
 }
@@ -165,6 +169,10 @@ impl TestApp {
     pub async fn org_of(&self, email: &str) -> store::OrgId {
         let email = domain::EmailAddress::parse(email).expect("email");
         self.store.account_by_email(&email).await.expect("store").expect("account").organisation
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value, token: &str) -> Response {
+        self.client.patch(self.url(path)).json(body).bearer_auth(token).send().await.expect("request sent")
     }
 
     pub async fn put(&self, path: &str, body: &Value, token: &str) -> Response {

@@ -186,8 +186,134 @@ pub async fn seed(store: &Store, catalogue: &Catalogue, count: usize, seed: u64)
     Ok(created.len())
 }
 
-/// Seeds the demo data set for `serve --demo` unless it is there already. Refuses a database
-/// that holds real organisations: demo organisations would be matched with them.
+/// A demo challenge: title, problem, sectors, stage sought, capabilities needed, days to its
+/// deadline, and a question an SME might ask about it.
+struct DemoChallenge {
+    title: &'static str,
+    problem: &'static str,
+    sectors: &'static [&'static str],
+    stage: &'static str,
+    needs: &'static [&'static str],
+    days: i64,
+    question: &'static str,
+    answer: &'static str,
+}
+
+const DEMO_CHALLENGES: &[DemoChallenge] = &[
+    DemoChallenge {
+        title: "Preventing recurrent falls among older people at home",
+        problem: "A third of people over 65 fall each year, and half of those fall again within twelve months. \
+                  Our community teams see the same patients return after each fall. We want ways to spot who is \
+                  at risk of falling again and to act before the next fall, in people's own homes.",
+        sectors: &["ageing_frailty", "primary_community_care"],
+        stage: "evidence",
+        needs: &["engineering_prototyping", "clinical_evaluation", "user_research_codesign"],
+        days: 45,
+        question: "Would a trial run with the community falls team or on the wards?",
+        answer: "With the community falls team: about 300 patients a year are referred after a fall.",
+    },
+    DemoChallenge {
+        title: "Cutting missed outpatient appointments",
+        problem: "Around one outpatient appointment in twelve is missed without notice, which lengthens waiting \
+                  lists and wastes clinic time. Reminders by text have helped only a little. We are looking for \
+                  approaches that reach the patients who miss most, and that fit our booking systems.",
+        sectors: &["digital_health"],
+        stage: "adoption",
+        needs: &["software", "data_analytics", "implementation_adoption"],
+        days: 60,
+        question: "Which booking system would a solution need to work with?",
+        answer: "Our patient administration system exports appointments nightly; a live interface is planned.",
+    },
+    DemoChallenge {
+        title: "Healing chronic leg ulcers faster in the community",
+        problem: "Chronic leg ulcers take months to heal and need frequent visits from district nurses. We want \
+                  to test dressings, devices or pathways that shorten healing times and reduce visits, with the \
+                  evidence our commissioners will ask for.",
+        sectors: &["woundcare_regenerative", "primary_community_care"],
+        stage: "evidence",
+        needs: &["clinical_evaluation", "health_economics", "manufacturing"],
+        days: 75,
+        question: "What outcome measures would the evaluation use?",
+        answer: "Time to healing, number of nurse visits and recurrence at twelve months.",
+    },
+    DemoChallenge {
+        title: "Earlier warning of sepsis in the emergency department",
+        problem: "Sepsis is easy to miss at triage, and every hour of delay in treatment raises the risk of \
+                  death. We have several years of anonymised observations and results, and we want to explore \
+                  decision support that flags patients earlier without adding to alarm fatigue.",
+        sectors: &["urgent_emergency_care", "diagnostics_personalised"],
+        stage: "prototype",
+        needs: &["ai_ml", "data_analytics", "regulatory_support"],
+        days: 90,
+        question: "Can the historical data be accessed in a trusted research environment?",
+        answer: "Yes, through the regional secure data environment after an approval that takes about six weeks.",
+    },
+];
+
+/// Posts the demo challenges (once), from demo health organisations and universities, with
+/// responses from demo SMEs and a question answered in each forum; the first is featured.
+pub async fn seed_challenges(store: &Store, catalogue: &Catalogue, seed_value: u64) -> anyhow::Result<usize> {
+    if !store.challenges().await?.is_empty() {
+        return Ok(0);
+    }
+    let mut posters = Vec::new();
+    let mut smes = Vec::new();
+    for i in 0..DEMO_ORGS {
+        let email = EmailAddress::parse(&demo_email(seed_value, i)).map_err(anyhow::Error::msg)?;
+        let Some(account) = store.account_by_email(&email).await? else { continue };
+        let organisation = store.organisation(account.organisation).await?;
+        match organisation.kind {
+            OrgKind::HealthOrg | OrgKind::Academic if posters.len() < DEMO_CHALLENGES.len() => {
+                posters.push(organisation)
+            }
+            OrgKind::Sme if smes.len() < 8 => smes.push(organisation),
+            _ => {}
+        }
+    }
+    let now = Utc::now();
+    let mut rng = StdRng::seed_from_u64(seed_value);
+    let mut posted = 0;
+    for (i, (demo, poster)) in DEMO_CHALLENGES.iter().zip(&posters).enumerate() {
+        let raw = domain::challenge::RawChallenge {
+            title: Some(demo.title.to_owned()),
+            problem_statement: Some(demo.problem.to_owned()),
+            sectors: Some(demo.sectors.iter().map(|s| (*s).to_owned()).collect()),
+            innovation_stage: Some(demo.stage.to_owned()),
+            capabilities_needed: Some(demo.needs.iter().map(|s| (*s).to_owned()).collect()),
+            deadline: Some((now + chrono::Duration::days(demo.days)).to_rfc3339()),
+            links: None,
+        };
+        let challenge = domain::challenge::Challenge::parse(&raw, &catalogue.taxonomy, now)
+            .map_err(|e| anyhow::anyhow!("demo challenge {i}: {e}"))?;
+        let id = store.create_challenge(poster.id, &challenge, now).await?;
+        for (j, sme) in smes.iter().enumerate().filter(|(j, _)| (j + i) % 3 != 0) {
+            let writer = domain::challenge::Writer { organisation_name: &sme.name, website: None };
+            let summary = format!(
+                "We have worked on {} for several years and could help at the stages we ticked; \
+                 we would welcome a call about a small pilot.",
+                demo.sectors[0].replace('_', " ")
+            );
+            let stages = [["invention", "evidence"], ["evidence", "adoption"], ["adoption", "scale"]][j % 3];
+            let stages: Vec<String> = stages.iter().map(|s| (*s).to_owned()).collect();
+            let response = domain::challenge::Response::parse(&summary, &stages, writer)
+                .map_err(|e| anyhow::anyhow!("demo response: {e}"))?;
+            store.respond(&id, sme.id, &response, &matching::random_alias(&mut rng), now).await?;
+        }
+        if let Some(asker) = smes.get(i % smes.len().max(1)) {
+            let question = store.ask(&id, asker.id, demo.question, &matching::random_alias(&mut rng), now).await?;
+            store.answer_question(&id, &question, poster.id, demo.answer, now).await?;
+        }
+        if i == 0 {
+            store.feature_challenge(&id, now).await?;
+        }
+        posted += 1;
+    }
+    Ok(posted)
+}
+
+/// Seeds the demo data set for `serve --demo` (organisations, then challenges with responses
+/// and questions) unless it is there already. Refuses a database that holds real
+/// organisations: demo organisations would be matched with them.
 pub async fn seed_once(store: &Store, catalogue: &Catalogue, count: usize, seed_value: u64) -> anyhow::Result<usize> {
     let real = store.real_organisations().await?;
     anyhow::ensure!(
@@ -199,7 +325,9 @@ pub async fn seed_once(store: &Store, catalogue: &Catalogue, count: usize, seed_
     if store.account_by_email(&first).await?.is_some() {
         return Ok(0);
     }
-    seed(store, catalogue, count, seed_value).await
+    let created = seed(store, catalogue, count, seed_value).await?;
+    seed_challenges(store, catalogue, seed_value).await?;
+    Ok(created)
 }
 
 /// Deletes every demo organisation and all that is theirs; how many there were.

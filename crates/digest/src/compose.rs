@@ -1,6 +1,7 @@
 //! The emails Matchwell sends, each with a plain-text and an HTML part. Every value that came
 //! from a member is escaped in the HTML part.
 
+use store::challenges::ChallengeConnection;
 use store::mail::NewEmail;
 use store::matches::{ConnectedParty, Connection};
 
@@ -151,6 +152,56 @@ fn connected_to(me: &ConnectedParty, them: &ConnectedParty, match_id: &str, publ
         )),
         subject,
     }
+}
+
+fn challenge_connected_to(
+    me: &ConnectedParty,
+    them: &ConnectedParty,
+    connection: &ChallengeConnection,
+    public_url: &str,
+) -> NewEmail {
+    let link = format!("{}/challenges/{}", public_url.trim_end_matches('/'), connection.challenge_id);
+    let subject = format!("You are connected with {} about a challenge", them.name);
+    let website = them.website.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+    NewEmail {
+        idempotency_key: format!("challenge-connected-{}-{}", connection.response_id, me.public_id),
+        recipient: me.email.clone(),
+        text_body: format!(
+            "Good news: you and {name}{website} have both revealed yourselves about the challenge \
+             \u{201c}{title}\u{201d}, so you are now connected.\n\nYou can reach them at {email}. See the challenge: \
+             {link}\n",
+            name = them.name,
+            title = connection.challenge_title,
+            email = them.email,
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                format!(
+                    "Good news: you and <strong>{}</strong>{} have both revealed yourselves about the challenge \
+                     \u{201c}{}\u{201d}, so you are now connected.",
+                    escape(&them.name),
+                    escape(&website),
+                    escape(&connection.challenge_title)
+                ),
+                format!(
+                    "You can reach them at <a href=\"mailto:{0}\">{0}</a>. <a href=\"{1}\">See the challenge</a>.",
+                    escape(&them.email),
+                    escape(&link)
+                ),
+            ],
+        )),
+        subject,
+    }
+}
+
+/// One email to the poster and one to the responder of a response that connected.
+pub fn challenge_connected(connection: &ChallengeConnection, public_url: &str) -> Vec<NewEmail> {
+    let [poster, responder] = &connection.parties;
+    vec![
+        challenge_connected_to(poster, responder, connection, public_url),
+        challenge_connected_to(responder, poster, connection, public_url),
+    ]
 }
 
 /// One email to each side of a new connection, naming the other.

@@ -9,6 +9,7 @@
 pub mod anonymity;
 mod answers;
 mod catalogue;
+pub mod challenge;
 mod errors;
 mod identity;
 mod kind;

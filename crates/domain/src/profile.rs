@@ -44,7 +44,7 @@ pub struct ProfilePatch {
 const DESCRIPTION_MAX: usize = 4000;
 const SUMMARY_MAX: usize = 600;
 
-fn text(raw: &str, max: usize) -> Result<Option<String>, String> {
+pub(crate) fn text(raw: &str, max: usize) -> Result<Option<String>, String> {
     let trimmed = raw.trim();
     if trimmed.chars().count() > max {
         return Err(format!("at most {max} characters"));
@@ -58,7 +58,7 @@ fn text(raw: &str, max: usize) -> Result<Option<String>, String> {
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
-fn website(raw: &str) -> Result<Option<String>, String> {
+pub(crate) fn website(raw: &str) -> Result<Option<String>, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Ok(None);
@@ -72,14 +72,14 @@ fn website(raw: &str) -> Result<Option<String>, String> {
     if valid { Ok(Some(trimmed.to_owned())) } else { Err("enter a web address starting with https://".into()) }
 }
 
-fn choice(vocabulary: &Vocabulary, raw: &str) -> Result<Option<String>, String> {
+pub(crate) fn choice(vocabulary: &Vocabulary, raw: &str) -> Result<Option<String>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
     if vocabulary.contains(raw) { Ok(Some(raw.to_owned())) } else { Err(format!("{raw:?} is not a known value")) }
 }
 
-fn choices(vocabulary: &Vocabulary, raw: &[String]) -> Result<Vec<String>, String> {
+pub(crate) fn choices(vocabulary: &Vocabulary, raw: &[String]) -> Result<Vec<String>, String> {
     let unknown: Vec<&String> = raw.iter().filter(|id| !vocabulary.contains(id)).collect();
     if !unknown.is_empty() {
         return Err(format!("unknown values: {unknown:?}"));
@@ -90,7 +90,7 @@ fn choices(vocabulary: &Vocabulary, raw: &[String]) -> Result<Vec<String>, Strin
 }
 
 /// Why an anonymous summary cannot be shown before its organisation reveals itself.
-fn summary_problem(summary: &str, organisation_name: &str, website: Option<&str>) -> Option<String> {
+pub(crate) fn summary_problem(summary: &str, organisation_name: &str, website: Option<&str>) -> Option<String> {
     if let Some(what) = crate::text::contact_details(summary) {
         return Some(format!("remove {what}: this summary is shown before you reveal who you are"));
     }

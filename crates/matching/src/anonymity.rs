@@ -55,6 +55,19 @@ impl Snapshot {
         }
     }
 
+    /// What any member may see of `subject` on a public surface (a challenge, the forum):
+    /// one organisation fewer is counted, since the reader may be one of its group.
+    pub fn public_profile(&self, subject: OrgId, written: &CounterpartProfile) -> AnonymousProfile {
+        let shown = self.positions.get(&subject).map_or_else(Shown::default, |&s| self.index.shown(s, Viewer::Anyone));
+        AnonymousProfile {
+            shown,
+            capabilities_offered: written.capabilities_offered.clone(),
+            capabilities_sought: written.capabilities_sought.clone(),
+            anonymous_summary: written.anonymous_summary.clone(),
+            sector_share: 0.0,
+        }
+    }
+
     /// The organisations of this generation and their fields as stored (for reports).
     pub fn population(&self) -> &[(OrgId, QuasiIdentifiers)] {
         &self.population

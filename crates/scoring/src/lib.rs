@@ -10,7 +10,8 @@
 //!
 //! Entry points: [`top_k`] (every organisation's best partners, blocked, on all cores),
 //! [`rescore`] (one organisation changed), [`score_row`], and [`compatibility`] (one pair in
-//! full, with reasons in words).
+//! full, with reasons in words), and [`challenge_fit`] (an organisation against a posted
+//! challenge).
 //!
 //! Invariants: this crate is pure. It does no IO, spawns no async tasks and knows nothing of
 //! databases, HTTP, organisations' identities or the questionnaire's wording beyond the labels
@@ -19,6 +20,7 @@
 mod engine;
 mod error;
 mod explain;
+mod fit;
 mod importance;
 mod kernel;
 mod layout;
@@ -30,6 +32,7 @@ mod topk;
 pub use engine::{EXCLUDED, Options, Rescored, rescore, score_row, top_k, top_k_with_progress};
 pub use error::InputError;
 pub use explain::{Compatibility, Exclusion, MAX_REASONS, Reason, compatibility};
+pub use fit::{ChallengeNeeds, Fit, FitWeights, challenge_fit};
 pub use importance::Importance;
 pub use kernel::KernelChoice;
 pub use layout::{DimensionSpec, Layout, MAX_OPTIONS, QuestionSpec};

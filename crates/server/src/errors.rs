@@ -75,6 +75,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Forbidden => ApiError::Forbidden,
             StoreError::State(message) => ApiError::Conflict(message),
             StoreError::Conflict => ApiError::Conflict("this already exists"),
             StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Io(_) => {

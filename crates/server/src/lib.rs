@@ -12,6 +12,7 @@
 pub mod auth;
 mod cache;
 mod client;
+pub mod clock;
 pub mod config;
 mod csrf;
 pub mod errors;

@@ -80,6 +80,7 @@ impl Application {
             limiter: RateLimiter::new(settings.limits.window),
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
             sector_weight_share: matching::sector_weight_share(&catalogue),
+            clock: Arc::new(crate::clock::Clock::default()),
             csrf_key: crate::csrf::CsrfKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             store,
             catalogue,
@@ -121,6 +122,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The service's clock (tests move it forward).
+    pub fn clock(&self) -> Arc<crate::clock::Clock> {
+        self.state.clock.clone()
     }
 
     /// Serves until the process is asked to stop, then stops the workers.

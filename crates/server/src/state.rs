@@ -29,6 +29,8 @@ pub struct AppState {
     pub anonymity: Arc<matching::anonymity::Anonymity>,
     /// The share of the score that the `sectors` dimension carries (see `routes::matches`).
     pub sector_weight_share: f64,
+    /// The time now (tests move it).
+    pub clock: Arc<crate::clock::Clock>,
     /// Signs the CSRF tokens of web forms.
     pub csrf_key: crate::csrf::CsrfKey,
 }

@@ -9,6 +9,10 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
+    /// The caller may see this but may not do this to it (a member editing another's
+    /// challenge).
+    #[error("not allowed for this organisation")]
+    Forbidden,
     /// The request does not fit the current state (an outcome before both revealed).
     #[error("not allowed now: {0}")]
     State(&'static str),

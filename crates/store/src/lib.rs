@@ -9,6 +9,7 @@
 //! leak it by mistake. Every change that must not be half-done runs in one transaction.
 
 pub mod accounts;
+pub mod challenges;
 mod entities;
 mod error;
 pub mod generations;

@@ -596,7 +596,7 @@ async fn parties(
     }
 }
 
-async fn connected_party(txn: &impl ConnectionTrait, org: i64) -> Result<ConnectedParty, StoreError> {
+pub(crate) async fn connected_party(txn: &impl ConnectionTrait, org: i64) -> Result<ConnectedParty, StoreError> {
     let record = organisation::Entity::find_by_id(org).one(txn).await?.ok_or(StoreError::NotFound)?;
     let login = account::Entity::find().filter(account::Column::OrganisationId.eq(org)).one(txn).await?;
     Ok(ConnectedParty {

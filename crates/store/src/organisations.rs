@@ -227,6 +227,40 @@ impl Store {
             .collect()
     }
 
+    /// These organisations with their answers, for scoring them against each other.
+    pub async fn scoring_rows_of(
+        &self,
+        ids: &[OrgId],
+        questionnaire: &Questionnaire,
+    ) -> Result<Vec<ScoringRow>, StoreError> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let orgs = organisation::Entity::find()
+                .filter(organisation::Column::Id.is_in(chunk.iter().map(|o| o.0)))
+                .all(&self.read)
+                .await?;
+            let mut answers: HashMap<i64, Vec<RawAnswer>> = HashMap::new();
+            let found = answer::Entity::find()
+                .filter(answer::Column::OrganisationId.is_in(chunk.iter().map(|o| o.0)))
+                .all(&self.read)
+                .await?;
+            for row in found {
+                answers.entry(row.organisation_id).or_default().push(raw_answer(row));
+            }
+            for model in orgs {
+                let raw = answers.remove(&model.id).unwrap_or_default();
+                rows.push(ScoringRow {
+                    id: OrgId(model.id),
+                    kind: kind(&model.kind)?,
+                    profile: profile(&model),
+                    answers: AnswerSet::from_stored(questionnaire, raw),
+                    changed_at: model.changed_at,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
     /// The fields of anonymous profiles of every verified organisation, and the population
     /// generation they were read at (read first, so a change during the read shows as a newer
     /// generation next time).

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod catalogue;
+mod challenges;
 mod health;
 mod matches;
 mod me;
@@ -38,7 +39,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(matches::get)
                 .service(matches::reveal)
                 .service(matches::decline)
-                .service(matches::outcome),
+                .service(matches::outcome)
+                .service(challenges::list)
+                .service(challenges::create)
+                .service(challenges::get)
+                .service(challenges::edit)
+                .service(challenges::respond)
+                .service(challenges::list_responses)
+                .service(challenges::act)
+                .service(challenges::list_questions)
+                .service(challenges::ask)
+                .service(challenges::answer)
+                .service(challenges::feature)
+                .service(challenges::hide),
         );
 }
 
