@@ -41,6 +41,7 @@ enum ChallengeResponses {
     Summary,
     Stages,
     Status,
+    ShortlistedAt,
     ResponderRevealedAt,
     PosterRevealedAt,
     ConnectedAt,
@@ -132,6 +133,7 @@ impl MigrationTrait for Migration {
                     .col(text(ChallengeResponses::Summary))
                     .col(text(ChallengeResponses::Stages))
                     .col(text(ChallengeResponses::Status))
+                    .col(time_null(ChallengeResponses::ShortlistedAt))
                     .col(time_null(ChallengeResponses::ResponderRevealedAt))
                     .col(time_null(ChallengeResponses::PosterRevealedAt))
                     .col(time_null(ChallengeResponses::ConnectedAt))

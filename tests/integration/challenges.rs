@@ -510,3 +510,190 @@ async fn the_demo_has_challenges_with_responses_and_questions() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_decline_after_a_shortlist_changes_nothing_the_responder_sees() {
+    on_every_backend(async |app: TestApp| {
+        let cast = cast(&app).await;
+        let id = post_challenge(&app, &cast.trust, &falls(&in_days(30))).await;
+        respond(&app, &cast.sme, &id, "We build a sensor that detects falls at home.").await;
+        let path = format!("/api/v1/challenges/{id}/responses");
+        let rid = json_of(app.get(&path, Some(&cast.trust.token)).await).await["responses"][0]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        app.post(&format!("{path}/{rid}/shortlist"), &json!({}), Some(&cast.trust.token)).await;
+        let before = app.get(&path, Some(&cast.sme.token)).await.text().await.expect("body");
+        let challenge_before =
+            app.get(&format!("/api/v1/challenges/{id}"), Some(&cast.sme.token)).await.text().await.expect("body");
+        assert!(before.contains("\"status\":\"shortlisted\""));
+        assert_eq!(
+            app.post(&format!("{path}/{rid}/decline"), &json!({}), Some(&cast.trust.token)).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(app.get(&path, Some(&cast.sme.token)).await.text().await.expect("body"), before, "the same body");
+        let challenge_after =
+            app.get(&format!("/api/v1/challenges/{id}"), Some(&cast.sme.token)).await.text().await.expect("body");
+        assert_eq!(challenge_after, challenge_before);
+        // Revealing afterwards tells the poster nothing.
+        app.post(&format!("{path}/{rid}/reveal"), &json!({}), Some(&cast.sme.token)).await;
+        let poster_side = json_of(app.get(&path, Some(&cast.trust.token)).await).await;
+        assert_eq!(poster_side["responses"][0]["their_status"], "hidden");
+        assert!(poster_side["responses"][0]["identity"].is_null());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_poster_stays_anonymous_to_responders_until_it_reveals_itself() {
+    on_every_backend(async |app: TestApp| {
+        let cast = cast(&app).await;
+        let trust_profile = json!({"website": "https://riverside-trust.example", "description": "Riverside's plans"});
+        app.put("/api/v1/me/profile", &trust_profile, &cast.trust.token).await;
+        let id = post_challenge(&app, &cast.trust, &falls(&in_days(30))).await;
+        respond(&app, &cast.sme, &id, "We build a sensor that detects falls at home.").await;
+        let questions = format!("/api/v1/challenges/{id}/questions");
+        let asked = json_of(
+            app.post(&questions, &json!({"text": "Which wards would host a trial?"}), Some(&cast.sme.token)).await,
+        )
+        .await;
+        let qid = asked["id"].as_str().expect("id");
+        let named = json!({"text": "Ask Riverside's falls team for the details."});
+        let refused = app.post(&format!("{questions}/{qid}/answer"), &named, Some(&cast.trust.token)).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "the poster's answers are screened too");
+        let own_link = json!({"links": ["https://riverside-trust.example/brief.pdf"]});
+        let refused = app.post("/api/v1/challenges", &falls_with_links(&own_link), Some(&cast.trust.token)).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "a link to its own website");
+        app.post(&format!("{questions}/{qid}/answer"), &json!({"text": "Two frailty wards."}), Some(&cast.trust.token))
+            .await;
+        let mut seen = Vec::new();
+        for path in [
+            format!("/api/v1/challenges/{id}"),
+            format!("/api/v1/challenges/{id}/responses"),
+            questions.clone(),
+            "/api/v1/challenges".to_owned(),
+        ] {
+            seen.push(app.get(&path, Some(&cast.sme.token)).await.text().await.expect("body"));
+        }
+        app.deliver_emails().await;
+        seen.extend(app.emails_to(&cast.sme.email));
+        for text in &seen {
+            for secret in ["Riverside", "bo@riverside-trust.example", "riverside-trust.example"] {
+                assert!(!text.contains(secret), "{secret:?} reached the responder:\n{text}");
+            }
+        }
+    })
+    .await;
+}
+
+fn falls_with_links(links: &Value) -> Value {
+    let mut body = falls(&in_days(30));
+    body["links"] = links["links"].clone();
+    body
+}
+
+#[tokio::test]
+async fn responders_and_askers_are_shown_only_as_their_group() {
+    // With k = 1, groups of two: the two SMEs are shown as SMEs; with k = 5, the five
+    // organisations are too few for anything, the asker's kind included.
+    for (k, kind) in [(1, json!("sme")), (5, Value::Null)] {
+        for backend in backends() {
+            let app = spawn_app_with(backend, |s| s.k_anonymity = k).await;
+            let cast = cast(&app).await;
+            app.member("ed@cluster.example", "Regional Cluster", "other").await;
+            let id = post_challenge(&app, &cast.trust, &falls(&in_days(30))).await;
+            respond(&app, &cast.sme, &id, "We build a sensor that detects falls at home.").await;
+            let questions = format!("/api/v1/challenges/{id}/questions");
+            app.post(&questions, &json!({"text": "Which wards would host a trial?"}), Some(&cast.sme.token)).await;
+            let forum = json_of(app.get(&questions, Some(&cast.university.token)).await).await;
+            assert_eq!(forum["questions"][0]["kind"], kind, "{backend:?} k={k}");
+            let responses =
+                json_of(app.get(&format!("/api/v1/challenges/{id}/responses"), Some(&cast.trust.token)).await).await;
+            let counterpart = &responses["responses"][0]["counterpart"];
+            assert_eq!(counterpart["kind"], kind, "{backend:?} k={k}");
+            if k == 5 {
+                for field in ["region", "size_band", "innovation_stage"] {
+                    assert!(counterpart[field].is_null(), "{field}");
+                }
+                assert_eq!(counterpart["sectors"], json!([]));
+            }
+            drop_database(backend, &app.settings.database_url).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_rules_hold_at_their_edges() {
+    for backend in backends() {
+        let boss = domain::EmailAddress::parse("boss@cluster.example").expect("email");
+        let app = spawn_app_with(backend, |s| s.facilitator_emails = vec![boss.clone()]).await;
+        let cast = cast(&app).await;
+        let facilitator = app.member(boss.as_str(), "Regional Cluster", "other").await;
+        let id = post_challenge(&app, &cast.trust, &falls(&in_days(30))).await;
+        let path = format!("/api/v1/challenges/{id}");
+        // A partly invalid edit stores nothing.
+        let partly = json!({"title": "A perfectly good new title", "deadline": "2001-01-01"});
+        assert_eq!(app.patch(&path, &partly, &cast.trust.token).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            json_of(app.get(&path, Some(&cast.sme.token)).await).await["title"],
+            "Preventing recurrent falls among older people"
+        );
+        // One organisation responding twice at once has one response.
+        let body = json!({"summary": "We build a sensor that detects falls at home.", "stages": ["evidence"]});
+        let url = format!("{path}/responses");
+        let (a, b) =
+            tokio::join!(app.post(&url, &body, Some(&cast.sme.token)), app.post(&url, &body, Some(&cast.sme.token)));
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED], "{backend:?}");
+        assert_eq!(
+            json_of(app.get(&url, Some(&cast.trust.token)).await).await["responses"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(
+            app.get(&url, Some(&facilitator.token)).await.status(),
+            StatusCode::NOT_FOUND,
+            "not even a facilitator"
+        );
+        // A hidden question leaves the count and cannot be answered.
+        let questions = format!("{path}/questions");
+        let asked = json_of(
+            app.post(&questions, &json!({"text": "Which wards would host a trial?"}), Some(&cast.sme.token)).await,
+        )
+        .await;
+        let qid = asked["id"].as_str().expect("id").to_owned();
+        assert_eq!(json_of(app.get(&path, Some(&cast.sme.token)).await).await["questions"], 1);
+        app.post(&format!("/api/v1/admin/challenges/{id}/questions/{qid}/hide"), &json!({}), Some(&facilitator.token))
+            .await;
+        assert_eq!(json_of(app.get(&path, Some(&cast.sme.token)).await).await["questions"], 0);
+        let answer = json!({"text": "Two frailty wards."});
+        assert_eq!(
+            app.post(&format!("{questions}/{qid}/answer"), &answer, Some(&cast.trust.token)).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        app.deliver_emails().await;
+        assert!(app.emails_to(&cast.trust.email).iter().all(|e| !e.contains("question")), "no email per question");
+        // Query strings get the usual error shape.
+        let odd = app.get("/api/v1/challenges?colour=blue", Some(&cast.sme.token)).await;
+        assert_eq!(odd.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json_of(odd).await["error"]["code"], "validation_failed");
+        // Two facilitators featuring at once: both succeed, one is featured.
+        let other = post_challenge(&app, &cast.university, &falls(&in_days(40))).await;
+        let feature = |id: &str| format!("/api/v1/admin/challenges/{id}/feature");
+        let (first, second, empty) = (feature(&id), feature(&other), json!({}));
+        let (a, b) = tokio::join!(
+            app.post(&first, &empty, Some(&facilitator.token)),
+            app.post(&second, &empty, Some(&facilitator.token)),
+        );
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK), "{backend:?}");
+        let list = json_of(app.get("/api/v1/challenges", Some(&cast.sme.token)).await).await;
+        let featured = list["challenges"].as_array().expect("list").iter().filter(|c| c["featured"] == true).count();
+        assert_eq!(featured, 1);
+        // A closed challenge cannot be featured, nor a response edited.
+        let closed = app.patch(&path, &json!({"status": "closed"}), &cast.trust.token).await;
+        assert_eq!(closed.status(), StatusCode::OK, "{}", closed.text().await.unwrap_or_default());
+        assert_eq!(app.post(&feature(&id), &json!({}), Some(&facilitator.token)).await.status(), StatusCode::CONFLICT);
+        assert_eq!(app.post(&url, &body, Some(&cast.sme.token)).await.status(), StatusCode::CONFLICT);
+        drop_database(backend, &app.settings.database_url).await;
+    }
+}

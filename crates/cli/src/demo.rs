@@ -271,7 +271,8 @@ pub async fn seed_challenges(store: &Store, catalogue: &Catalogue, seed_value: u
         }
     }
     let now = Utc::now();
-    let mut rng = StdRng::seed_from_u64(seed_value);
+    // Aliases from the system's generator, not the seed: the seed is public.
+    let mut alias = || matching::random_alias(&mut rand::rng());
     let mut posted = 0;
     for (i, (demo, poster)) in DEMO_CHALLENGES.iter().zip(&posters).enumerate() {
         let raw = domain::challenge::RawChallenge {
@@ -283,7 +284,8 @@ pub async fn seed_challenges(store: &Store, catalogue: &Catalogue, seed_value: u
             deadline: Some((now + chrono::Duration::days(demo.days)).to_rfc3339()),
             links: None,
         };
-        let challenge = domain::challenge::Challenge::parse(&raw, &catalogue.taxonomy, now)
+        let poster_writer = domain::challenge::Writer { organisation_name: &poster.name, website: None };
+        let challenge = domain::challenge::Challenge::parse(&raw, &catalogue.taxonomy, poster_writer, now)
             .map_err(|e| anyhow::anyhow!("demo challenge {i}: {e}"))?;
         let id = store.create_challenge(poster.id, &challenge, now).await?;
         for (j, sme) in smes.iter().enumerate().filter(|(j, _)| (j + i) % 3 != 0) {
@@ -297,10 +299,10 @@ pub async fn seed_challenges(store: &Store, catalogue: &Catalogue, seed_value: u
             let stages: Vec<String> = stages.iter().map(|s| (*s).to_owned()).collect();
             let response = domain::challenge::Response::parse(&summary, &stages, writer)
                 .map_err(|e| anyhow::anyhow!("demo response: {e}"))?;
-            store.respond(&id, sme.id, &response, &matching::random_alias(&mut rng), now).await?;
+            store.respond(&id, sme.id, &response, &mut alias, now).await?;
         }
         if let Some(asker) = smes.get(i % smes.len().max(1)) {
-            let question = store.ask(&id, asker.id, demo.question, &matching::random_alias(&mut rng), now).await?;
+            let question = store.ask(&id, asker.id, demo.question, &mut alias, now).await?;
             store.answer_question(&id, &question, poster.id, demo.answer, now).await?;
         }
         if i == 0 {
@@ -322,10 +324,11 @@ pub async fn seed_once(store: &Store, catalogue: &Catalogue, count: usize, seed_
          synthetic ones, so it seeds only an empty or demo-only database (run `serve` without --demo)"
     );
     let first = EmailAddress::parse(&demo_email(seed_value, 0)).map_err(anyhow::Error::msg)?;
-    if store.account_by_email(&first).await?.is_some() {
-        return Ok(0);
-    }
-    let created = seed(store, catalogue, count, seed_value).await?;
+    let created = if store.account_by_email(&first).await?.is_some() {
+        0
+    } else {
+        seed(store, catalogue, count, seed_value).await?
+    };
     seed_challenges(store, catalogue, seed_value).await?;
     Ok(created)
 }

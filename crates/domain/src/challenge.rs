@@ -1,7 +1,8 @@
 //! Challenges: a problem that a health organisation or university posts, the responses of
 //! organisations that could help (how, and at which stages), and the questions of its public
-//! forum. Every text that an anonymous organisation writes is screened like an anonymous
-//! summary, since it is shown before its writer reveals itself.
+//! forum. Posters, responders and askers are all anonymous until they reveal themselves, so
+//! every text they write is screened like an anonymous summary (no contact details, not their
+//! own name or web domain), and a poster's links may not point at its own website.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -109,26 +110,36 @@ fn deadline(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     }
 }
 
-fn links(raw: &[String]) -> Result<Vec<String>, String> {
+/// Links to documents: web addresses, not on the poster's own website (which would name it).
+fn links(raw: &[String], writer: Writer<'_>) -> Result<Vec<String>, String> {
     if raw.len() > MAX_LINKS {
         return Err(format!("at most {MAX_LINKS} links"));
     }
-    let mut parsed = Vec::with_capacity(raw.len());
+    let own = writer.website.and_then(crate::text::host);
+    let mut parsed: Vec<String> = Vec::with_capacity(raw.len());
     for link in raw {
         match website(link) {
+            Ok(Some(link)) if own.as_ref().is_some_and(|own| crate::text::host(&link).as_ref() == Some(own)) => {
+                return Err(format!("{link:?} is on your own website, which would tell responders who you are"));
+            }
+            Ok(Some(link)) if parsed.contains(&link) => {}
             Ok(Some(link)) => parsed.push(link),
             Ok(None) => {}
             Err(_) => return Err(format!("{link:?} is not a web address starting with https://")),
         }
     }
-    parsed.dedup();
     Ok(parsed)
 }
 
 impl Challenge {
     /// A new challenge: title, problem statement, sectors, capabilities needed and deadline are
     /// required; the stage sought and links are not.
-    pub fn parse(raw: &RawChallenge, taxonomy: &Taxonomy, now: DateTime<Utc>) -> Result<Challenge, FieldErrors> {
+    pub fn parse(
+        raw: &RawChallenge,
+        taxonomy: &Taxonomy,
+        writer: Writer<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Challenge, FieldErrors> {
         let mut errors = FieldErrors::new();
         for (field, missing) in [
             ("title", raw.title.is_none()),
@@ -150,7 +161,7 @@ impl Challenge {
             deadline: now,
             links: vec![],
         };
-        match empty.apply(raw, taxonomy, now) {
+        match empty.apply(raw, taxonomy, writer, now) {
             Ok(challenge) if errors.is_empty() => Ok(challenge),
             Ok(_) => Err(errors),
             Err(more) => {
@@ -165,14 +176,22 @@ impl Challenge {
     }
 
     /// This challenge with `raw` applied (absent fields stay as they are), or every problem.
-    pub fn apply(&self, raw: &RawChallenge, taxonomy: &Taxonomy, now: DateTime<Utc>) -> Result<Challenge, FieldErrors> {
+    pub fn apply(
+        &self,
+        raw: &RawChallenge,
+        taxonomy: &Taxonomy,
+        writer: Writer<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Challenge, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut next = self.clone();
-        if let Some(v) = raw.title.as_deref().and_then(|t| errors.check("title", bounded(t, TITLE))) {
+        if let Some(v) = raw.title.as_deref().and_then(|t| errors.check("title", anonymous_text(t, TITLE, writer))) {
             next.title = v;
         }
-        if let Some(v) =
-            raw.problem_statement.as_deref().and_then(|t| errors.check("problem_statement", bounded(t, PROBLEM)))
+        if let Some(v) = raw
+            .problem_statement
+            .as_deref()
+            .and_then(|t| errors.check("problem_statement", anonymous_text(t, PROBLEM, writer)))
         {
             next.problem_statement = v;
         }
@@ -196,7 +215,7 @@ impl Challenge {
         if let Some(v) = raw.deadline.as_deref().and_then(|d| errors.check("deadline", deadline(d, now))) {
             next.deadline = v;
         }
-        if let Some(v) = raw.links.as_deref().and_then(|l| errors.check("links", links(l))) {
+        if let Some(v) = raw.links.as_deref().and_then(|l| errors.check("links", links(l, writer))) {
             next.links = v;
         }
         if raw.sectors.is_some() && next.sectors.is_empty() && !errors.fields().contains_key("sectors") {
@@ -260,9 +279,9 @@ pub fn question(raw: &str, writer: Writer<'_>) -> Result<String, FieldErrors> {
     anonymous_text(raw, QUESTION, writer).map_err(|m| FieldErrors::one("text", m))
 }
 
-/// The poster's answer to a question.
-pub fn answer(raw: &str) -> Result<String, FieldErrors> {
-    bounded(raw, ANSWER).map_err(|m| FieldErrors::one("text", m))
+/// The poster's answer to a question (the poster is anonymous too).
+pub fn answer(raw: &str, writer: Writer<'_>) -> Result<String, FieldErrors> {
+    anonymous_text(raw, ANSWER, writer).map_err(|m| FieldErrors::one("text", m))
 }
 
 #[cfg(test)]
@@ -282,10 +301,13 @@ mod tests {
         }
     }
 
+    const TRUST: Writer<'static> =
+        Writer { organisation_name: "Riverside NHS Trust", website: Some("https://www.riverside-trust.example") };
+
     #[test]
     fn a_complete_challenge_parses() {
         let taxonomy = Catalogue::builtin().expect("catalogue").taxonomy;
-        let challenge = Challenge::parse(&raw(), &taxonomy, Utc::now()).expect("valid");
+        let challenge = Challenge::parse(&raw(), &taxonomy, TRUST, Utc::now()).expect("valid");
         assert_eq!(challenge.capabilities_needed, ["clinical_evaluation", "engineering_prototyping"]);
         assert_eq!(challenge.deadline.to_rfc3339(), "2099-03-31T23:59:59+00:00");
     }
@@ -302,18 +324,41 @@ mod tests {
             deadline: Some("2001-01-01".into()),
             links: Some(vec!["javascript:alert(1)".into()]),
         };
-        let errors = Challenge::parse(&bad, &taxonomy, Utc::now()).expect_err("invalid");
+        let errors = Challenge::parse(&bad, &taxonomy, TRUST, Utc::now()).expect_err("invalid");
         let fields: Vec<&String> = errors.fields().keys().collect();
         assert_eq!(
             fields,
             ["capabilities_needed", "deadline", "innovation_stage", "links", "problem_statement", "sectors", "title"]
         );
-        let missing = Challenge::parse(&RawChallenge::default(), &taxonomy, Utc::now()).expect_err("invalid");
+        let missing = Challenge::parse(&RawChallenge::default(), &taxonomy, TRUST, Utc::now()).expect_err("invalid");
         assert_eq!(missing.fields().len(), 5);
         let long = RawChallenge { title: Some("x".repeat(201)), ..raw() };
-        assert!(Challenge::parse(&long, &taxonomy, Utc::now()).is_err());
+        assert!(Challenge::parse(&long, &taxonomy, TRUST, Utc::now()).is_err());
         let bad_date = RawChallenge { deadline: Some("next week".into()), ..raw() };
-        assert!(Challenge::parse(&bad_date, &taxonomy, Utc::now()).is_err());
+        assert!(Challenge::parse(&bad_date, &taxonomy, TRUST, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn a_poster_stays_anonymous_in_what_it_writes() {
+        let taxonomy = Catalogue::builtin().expect("catalogue").taxonomy;
+        for (field, changed) in [
+            ("title", RawChallenge { title: Some("Riverside wants fewer falls".into()), ..raw() }),
+            (
+                "problem_statement",
+                RawChallenge { problem_statement: Some("Call 0161 496 0000 about our falls service.".into()), ..raw() },
+            ),
+            ("links", RawChallenge { links: Some(vec!["https://riverside-trust.example/falls.pdf".into()]), ..raw() }),
+        ] {
+            let errors = Challenge::parse(&changed, &taxonomy, TRUST, Utc::now()).expect_err(field);
+            assert!(errors.fields().contains_key(field), "{field}: {errors}");
+        }
+        assert!(answer("Ask Riverside's falls team.", TRUST).is_err());
+        assert!(answer("Two frailty wards and the community team.", TRUST).is_ok());
+        let twice = RawChallenge {
+            links: Some(vec!["https://a.example/x".into(), "https://b.example".into(), "https://a.example/x".into()]),
+            ..raw()
+        };
+        assert_eq!(Challenge::parse(&twice, &taxonomy, TRUST, Utc::now()).expect("valid").links.len(), 2);
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn contains_phrase(haystack: &[String], phrase: &[String]) -> bool {
 
 /// The host of a web address, without `www.`: "https://www.acme.example/about" gives
 /// "acme.example".
-fn host(website: &str) -> Option<String> {
+pub(crate) fn host(website: &str) -> Option<String> {
     let rest = website.split_once("://").map_or(website, |(_, rest)| rest);
     let host = rest.split(['/', '?', '#', ':']).next()?.to_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();

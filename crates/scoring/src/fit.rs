@@ -51,7 +51,9 @@ pub fn challenge_fit(
     poster: &OrgInput,
 ) -> Result<Fit, InputError> {
     let pair = compatibility(layout, model, reader, poster)?;
-    let values = if pair.dimensions.is_empty() || pair.common_questions == 0 {
+    // A mandatory question answered unacceptably rules the values out, as it rules out a match.
+    let mandatory = matches!(pair.excluded, Some(crate::explain::Exclusion::Mandatory { .. }));
+    let values = if mandatory || pair.dimensions.is_empty() || pair.common_questions == 0 {
         0.0
     } else {
         pair.dimensions.iter().sum::<f32>() / pair.dimensions.len() as f32

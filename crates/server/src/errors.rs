@@ -140,3 +140,9 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::Http
 fn field_of(message: &str) -> String {
     message.split('`').nth(1).unwrap_or("body").to_owned()
 }
+
+/// Turns actix's query-string failures into our shape: a field-level 422.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    let message = error.to_string();
+    ApiError::Validation(FieldErrors::one(field_of(&message), message)).into()
+}

@@ -108,6 +108,7 @@ impl Application {
                 .wrap(headers)
                 .app_data(shared.clone())
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
+                .app_data(web::QueryConfig::default().error_handler(crate::errors::query_error))
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
                 .app_data(web::FormConfig::default().limit(BODY_LIMIT))
                 .configure(routes::configure)

@@ -129,6 +129,8 @@ pub struct ResponseView {
     pub summary: String,
     pub stages: Vec<Stage>,
     pub status: ResponseStatus,
+    /// Whether it was ever shortlisted (a later decline does not undo what the responder saw).
+    pub shortlisted: bool,
     pub responder_revealed: bool,
     pub poster_revealed: bool,
     pub connected: bool,
@@ -149,6 +151,7 @@ struct ResponseRow {
     summary: String,
     stages: String,
     status: String,
+    shortlisted_at: Option<DateTime<Utc>>,
     responder_revealed_at: Option<DateTime<Utc>>,
     poster_revealed_at: Option<DateTime<Utc>>,
     connected_at: Option<DateTime<Utc>>,
@@ -166,7 +169,7 @@ struct ResponseRow {
 /// Both parties' identity columns, each selected only when that party revealed itself (and,
 /// for the responder, the poster has not declined it).
 const RESPONSE: &str = "SELECT r.id, r.challenge_id, r.responder_id, r.alias, r.summary, r.stages, r.status, \
-       r.responder_revealed_at, r.poster_revealed_at, r.connected_at, r.created_at, \
+       r.shortlisted_at, r.responder_revealed_at, r.poster_revealed_at, r.connected_at, r.created_at, \
        CASE WHEN r.responder_revealed_at IS NOT NULL AND r.status <> 'declined' THEN ro.name END AS responder_name, \
        CASE WHEN r.responder_revealed_at IS NOT NULL AND r.status <> 'declined' THEN ro.website END AS responder_website, \
        CASE WHEN r.responder_revealed_at IS NOT NULL AND r.status <> 'declined' THEN ra.email END AS responder_email, \
@@ -220,6 +223,7 @@ impl TryFrom<ResponseRow> for ResponseView {
             responder: OrgId(row.responder_id),
             alias: row.alias,
             summary: row.summary,
+            shortlisted: row.shortlisted_at.is_some(),
             responder_revealed: row.responder_revealed_at.is_some(),
             poster_revealed: row.poster_revealed_at.is_some(),
             connected: row.connected_at.is_some(),
@@ -382,15 +386,13 @@ impl Store {
     pub async fn feature_challenge(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let backend = self.backend();
-        let found = txn
-            .execute_raw(statement(
-                backend,
-                "UPDATE challenges SET updated_at = ? WHERE id = ?",
-                [now.into(), id.into()],
-            ))
-            .await?;
-        if found.rows_affected() != 1 {
-            return Err(StoreError::NotFound);
+        if backend == DatabaseBackend::Postgres {
+            // Facilitators featuring at the same moment take turns.
+            txn.execute_raw(statement(backend, "SELECT pg_advisory_xact_lock(7207001)", [])).await?;
+        }
+        let challenge = lock_challenge(&txn, id).await?;
+        if !challenge.is_open(now) {
+            return Err(StoreError::State("a closed challenge cannot be the challenge of the month"));
         }
         txn.execute_raw(statement(
             backend,
@@ -410,7 +412,7 @@ impl Store {
         challenge_id: &str,
         responder: OrgId,
         response: &Response,
-        alias: &str,
+        alias: &mut (dyn FnMut() -> String + Send),
         now: DateTime<Utc>,
     ) -> Result<(String, bool), StoreError> {
         let txn = self.db.begin().await?;
@@ -444,9 +446,10 @@ impl Store {
             }
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
+                let alias = fresh_alias(&txn, challenge_id, alias).await?;
                 let sql = "INSERT INTO challenge_responses (id, challenge_id, responder_id, alias, summary, stages, \
-                           status, responder_revealed_at, poster_revealed_at, connected_at, created_at, updated_at) \
-                           VALUES (?, ?, ?, ?, ?, ?, 'submitted', NULL, NULL, NULL, ?, ?)";
+                           status, shortlisted_at, responder_revealed_at, poster_revealed_at, connected_at, created_at, \
+                           updated_at) VALUES (?, ?, ?, ?, ?, ?, 'submitted', NULL, NULL, NULL, NULL, ?, ?)";
                 let values = [
                     id.clone().into(),
                     challenge_id.into(),
@@ -543,6 +546,11 @@ impl Store {
             }
             (ResponseStatus::Shortlisted, ResponseStatus::Submitted) => {
                 return Err(StoreError::State("a shortlisted response stays shortlisted"));
+            }
+            (_, ResponseStatus::Shortlisted) => {
+                let sql = "UPDATE challenge_responses SET status = ?, shortlisted_at = ?, updated_at = ? WHERE id = ?";
+                let values = [to.as_str().into(), now.into(), now.into(), response_id.into()];
+                txn.execute_raw(statement(self.backend(), sql, values)).await?;
             }
             _ => {
                 let sql = "UPDATE challenge_responses SET status = ?, updated_at = ? WHERE id = ?";
@@ -651,7 +659,7 @@ impl Store {
         challenge_id: &str,
         asker: OrgId,
         text: &str,
-        alias: &str,
+        alias: &mut (dyn FnMut() -> String + Send),
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
         let txn = self.db.begin().await?;
@@ -663,9 +671,22 @@ impl Store {
         if !challenge.is_open(now) {
             return Err(StoreError::State("this challenge is closed and takes no new questions"));
         }
-        let sql = "INSERT INTO forum_aliases (challenge_id, organisation_id, alias) VALUES (?, ?, ?) \
-                   ON CONFLICT (challenge_id, organisation_id) DO NOTHING";
-        txn.execute_raw(statement(backend, sql, [challenge_id.into(), asker.0.into(), alias.into()])).await?;
+        #[derive(FromQueryResult)]
+        struct Known {
+            n: i64,
+        }
+        let known = Known::find_by_statement(statement(
+            backend,
+            "SELECT COUNT(*) AS n FROM forum_aliases WHERE challenge_id = ? AND organisation_id = ?",
+            [challenge_id.into(), asker.0.into()],
+        ))
+        .one(&txn)
+        .await?;
+        if known.is_none_or(|k| k.n == 0) {
+            let alias = fresh_alias(&txn, challenge_id, alias).await?;
+            let sql = "INSERT INTO forum_aliases (challenge_id, organisation_id, alias) VALUES (?, ?, ?)";
+            txn.execute_raw(statement(backend, sql, [challenge_id.into(), asker.0.into(), alias.into()])).await?;
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let sql = "INSERT INTO challenge_questions (id, challenge_id, asker_id, text, answer, answered_at, hidden_at, \
                    created_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?)";
@@ -727,10 +748,39 @@ impl Store {
 /// one writer at a time), so that responses, edits and closing take turns.
 async fn lock_challenge(txn: &DatabaseTransaction, id: &str) -> Result<ChallengeRecord, StoreError> {
     let backend = txn.get_database_backend();
-    let lock = if backend == DatabaseBackend::Postgres { " FOR UPDATE OF c" } else { "" };
-    let sql = format!("{CHALLENGE} WHERE c.id = ?{lock}");
+    if backend == DatabaseBackend::Postgres {
+        // Lock first, then read in a statement of its own: on PostgreSQL each statement sees
+        // what committed before it began, so the counts are those after any response or
+        // question that held the lock before us.
+        txn.execute_raw(statement(backend, "SELECT id FROM challenges WHERE id = ? FOR UPDATE", [id.into()])).await?;
+    }
+    let sql = format!("{CHALLENGE} WHERE c.id = ?");
     let row = ChallengeRow::find_by_statement(statement(backend, &sql, [id.into()])).one(txn).await?;
     row.map(ChallengeRecord::from).ok_or(StoreError::NotFound)
+}
+
+/// An alias not yet used in this challenge, by a response or in the forum (the caller holds
+/// the challenge's lock, so nobody takes it meanwhile).
+async fn fresh_alias(
+    txn: &DatabaseTransaction,
+    challenge_id: &str,
+    alias: &mut (dyn FnMut() -> String + Send),
+) -> Result<String, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Taken {
+        n: i64,
+    }
+    let sql = "SELECT (SELECT COUNT(*) FROM challenge_responses WHERE challenge_id = ? AND alias = ?) \
+                    + (SELECT COUNT(*) FROM forum_aliases WHERE challenge_id = ? AND alias = ?) AS n";
+    for _ in 0..20 {
+        let candidate = alias();
+        let values = [challenge_id.into(), candidate.clone().into(), challenge_id.into(), candidate.clone().into()];
+        let taken = Taken::find_by_statement(statement(txn.get_database_backend(), sql, values)).one(txn).await?;
+        if taken.is_none_or(|t| t.n == 0) {
+            return Ok(candidate);
+        }
+    }
+    Err(StoreError::State("no free alias; try again"))
 }
 
 #[derive(Debug, FromQueryResult)]

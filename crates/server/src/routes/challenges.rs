@@ -74,7 +74,24 @@ fn fit(
         taxonomy.sectors.bits(reader_sectors),
         &input(poster),
     );
-    fit.map_or(0.0, |f| f64::from(f.fit))
+    match fit {
+        Ok(fit) => f64::from(fit.fit),
+        Err(error) => {
+            tracing::error!(error = %error, "the scoring engine refused a challenge fit");
+            0.0
+        }
+    }
+}
+
+/// What an organisation writing under an alias must not name.
+fn writer(organisation: &store::organisations::Organisation) -> Writer<'_> {
+    Writer { organisation_name: &organisation.name, website: organisation.profile.website.as_deref() }
+}
+
+/// A time shown beside an alias, to the day only: to the second, the times of a response and
+/// of a forum question could link an alias to another.
+fn day(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d").to_string()
 }
 
 fn status(record: &ChallengeRecord, now: DateTime<Utc>) -> &'static str {
@@ -275,7 +292,7 @@ pub async fn create(
         return Err(FieldErrors::one("status", "a new challenge is open; close it later with PATCH").into());
     }
     let now = state.clock.now();
-    let parsed = Challenge::parse(&body.raw(), &state.catalogue.taxonomy, now)?;
+    let parsed = Challenge::parse(&body.raw(), &state.catalogue.taxonomy, writer(&organisation), now)?;
     let id = state.store.create_challenge(member.org(), &parsed, now).await?;
     tracing::info!(challenge = %id, "challenge posted");
     let record = state.store.challenge(&id).await?;
@@ -302,7 +319,12 @@ pub async fn edit(
         Some(_) => return Err(FieldErrors::one("status", "only \"closed\" can be set").into()),
         None => {
             let taxonomy = &state.catalogue.taxonomy;
-            state.store.edit_challenge(&id, member.org(), now, |current| current.apply(&raw, taxonomy, now)).await??;
+            let organisation = state.store.organisation(member.org()).await?;
+            let writer = writer(&organisation);
+            state
+                .store
+                .edit_challenge(&id, member.org(), now, |current| current.apply(&raw, taxonomy, writer, now))
+                .await??;
         }
     }
     let record = state.store.challenge(&id).await?;
@@ -311,9 +333,12 @@ pub async fn edit(
 
 /// A response as its responder sees it: its own text and what it did, never a decline.
 fn responder_view(response: &ResponseView) -> Value {
-    let status = match response.status {
-        ResponseStatus::Shortlisted => "shortlisted",
-        ResponseStatus::Submitted | ResponseStatus::Declined => "submitted",
+    // A decline is never shown: a response once shortlisted stays shortlisted to its
+    // responder, and a declined one that never was reads as submitted.
+    let status = if response.shortlisted || response.status == ResponseStatus::Shortlisted {
+        "shortlisted"
+    } else {
+        "submitted"
     };
     json!({
         "id": response.id,
@@ -324,7 +349,7 @@ fn responder_view(response: &ResponseView) -> Value {
         "their_status": if response.poster_revealed { "revealed" } else { "hidden" },
         "connected": response.connected,
         "identity": response.poster_identity.as_ref().map(identity),
-        "created_at": response.created_at,
+        "created_at": day(response.created_at),
     })
 }
 
@@ -349,10 +374,15 @@ fn poster_view(response: &ResponseView, profile: &AnonymousProfile, fit: f64) ->
         "stages": response.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "status": response.status.as_str(),
         "my_status": if response.poster_revealed { "revealed" } else { "hidden" },
-        "their_status": if response.responder_revealed { "revealed" } else { "hidden" },
+        // A declined responder stays hidden to the poster, whatever it did.
+        "their_status": if response.responder_revealed && response.status != ResponseStatus::Declined {
+            "revealed"
+        } else {
+            "hidden"
+        },
         "connected": response.connected,
         "identity": response.responder_identity.as_ref().map(identity),
-        "created_at": response.created_at,
+        "created_at": day(response.created_at),
     })
 }
 
@@ -394,10 +424,10 @@ pub async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid(&id)?;
     let organisation = state.store.organisation(member.org()).await?;
-    let writer = Writer { organisation_name: &organisation.name, website: organisation.profile.website.as_deref() };
-    let response = Response::parse(&body.summary, &body.stages, writer)?;
-    let alias = matching::random_alias(&mut rand::rng());
-    let (response_id, created) = state.store.respond(&id, member.org(), &response, &alias, state.clock.now()).await?;
+    let response = Response::parse(&body.summary, &body.stages, writer(&organisation))?;
+    let mut alias = || matching::random_alias(&mut rand::rng());
+    let (response_id, created) =
+        state.store.respond(&id, member.org(), &response, &mut alias, state.clock.now()).await?;
     let own = state.store.own_response(&id, member.org()).await?.ok_or(ApiError::NotFound)?;
     debug_assert_eq!(own.id, response_id);
     let view = responder_view(&own);
@@ -475,7 +505,7 @@ fn question_view(question: &QuestionView, kind: Option<domain::OrgKind>) -> Valu
         "text": question.text,
         "answer": question.answer,
         "hidden": question.hidden,
-        "created_at": question.created_at,
+        "created_at": day(question.created_at),
     })
 }
 
@@ -510,10 +540,9 @@ pub async fn ask(
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid(&id)?;
     let organisation = state.store.organisation(member.org()).await?;
-    let writer = Writer { organisation_name: &organisation.name, website: organisation.profile.website.as_deref() };
-    let text = challenge::question(&body.text, writer)?;
-    let alias = matching::random_alias(&mut rand::rng());
-    let question = state.store.ask(&id, member.org(), &text, &alias, state.clock.now()).await?;
+    let text = challenge::question(&body.text, writer(&organisation))?;
+    let mut alias = || matching::random_alias(&mut rand::rng());
+    let question = state.store.ask(&id, member.org(), &text, &mut alias, state.clock.now()).await?;
     tracing::info!(challenge = %id, question = %question, "question asked");
     Ok(HttpResponse::Created().json(json!({"id": question})))
 }
@@ -527,7 +556,8 @@ pub async fn answer(
 ) -> Result<HttpResponse, ApiError> {
     let (id, qid) = path.into_inner();
     let (id, qid) = (uuid(&id)?, uuid(&qid)?);
-    let text = challenge::answer(&body.text)?;
+    let organisation = state.store.organisation(member.org()).await?;
+    let text = challenge::answer(&body.text, writer(&organisation))?;
     state.store.answer_question(&id, &qid, member.org(), &text, state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(json!({"answered": true})))
 }
