@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261202_000001_trust;
 mod m20261202_000002_challenges;
+mod m20261202_000003_search;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261202_000001_trust::Migration),
             Box::new(m20261202_000002_challenges::Migration),
+            Box::new(m20261202_000003_search::Migration),
         ]
     }
 }

@@ -13,3 +13,4 @@ mod matches;
 mod me;
 mod pages;
 mod platform;
+mod search;

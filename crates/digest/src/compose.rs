@@ -204,6 +204,35 @@ pub fn challenge_connected(connection: &ChallengeConnection, public_url: &str) -
     ]
 }
 
+/// Tells an organisation that another asked, from search, to be introduced to it. It says
+/// nothing of who asked: the asker is a match under an alias until it reveals itself.
+pub fn introduction_asked(match_id: &str, recipient: &str, public_url: &str) -> NewEmail {
+    let link = format!("{}/matches/{match_id}", public_url.trim_end_matches('/'));
+    let subject = "An organisation asked to be introduced to you".to_owned();
+    NewEmail {
+        idempotency_key: format!("asked-{match_id}"),
+        recipient: recipient.to_owned(),
+        text_body: format!(
+            "An organisation found you in Matchwell's partner search and asked to be introduced.\n\n\
+             It is among your matches now, as an anonymous profile with the reasons you may fit: {link}\n\n\
+             Neither of you learns who the other is unless you both choose to reveal yourselves.\n"
+        ),
+        html_body: Some(html(
+            &subject,
+            &[
+                "An organisation found you in Matchwell's partner search and asked to be introduced.".to_owned(),
+                format!(
+                    "It is among your matches now, as an anonymous profile with the reasons you may fit: \
+                     <a href=\"{}\">see the match</a>.",
+                    escape(&link)
+                ),
+                "Neither of you learns who the other is unless you both choose to reveal yourselves.".to_owned(),
+            ],
+        )),
+        subject,
+    }
+}
+
 /// One email to each side of a new connection, naming the other.
 pub fn connected(connection: &Connection, public_url: &str) -> Vec<NewEmail> {
     let [a, b] = &connection.parties;

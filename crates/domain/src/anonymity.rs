@@ -383,6 +383,23 @@ impl AnonymityIndex {
     /// organisations of the group besides the viewer could be its counterpart; nothing
     /// otherwise.
     pub fn shown(&self, member: usize, viewer: Viewer<'_>) -> Shown {
+        self.shown_with(member, viewer, true)
+    }
+
+    /// As [`AnonymityIndex::shown`], but with all of the group's sectors, not only those the
+    /// viewer works in (search cards, where a member filters by sectors it may not have). The
+    /// group's sectors are common to all of it, so this is as anonymous.
+    pub fn shown_in_full(&self, member: usize, viewer: Viewer<'_>) -> Shown {
+        self.shown_with(member, viewer, false)
+    }
+
+    /// The group of the organisation at `member`: organisations of one group are shown alike
+    /// to any one viewer.
+    pub fn group_of(&self, member: usize) -> Option<usize> {
+        self.class_of.get(member).map(|c| *c as usize)
+    }
+
+    fn shown_with(&self, member: usize, viewer: Viewer<'_>, narrow_sectors: bool) -> Shown {
         let Some(&class_id) = self.class_of.get(member) else { return Shown::default() };
         let class = &self.classes[class_id as usize];
         let (v, in_class) = match viewer {
@@ -401,7 +418,7 @@ impl AnonymityIndex {
         if in_class && counterpart(v.kind, v.welcomes) {
             candidates = candidates.saturating_sub(1);
         }
-        let sectors = class.level.sectors & v.sectors;
+        let sectors = if narrow_sectors { class.level.sectors & v.sectors } else { class.level.sectors };
         if (candidates as usize) < self.k {
             return Shown::default();
         }

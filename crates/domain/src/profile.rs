@@ -8,7 +8,7 @@ use crate::errors::FieldErrors;
 use crate::kind::OrgKind;
 
 /// A valid profile; every list holds known, distinct taxonomy ids.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// Private until revealed.
     pub website: Option<String>,
@@ -23,6 +23,26 @@ pub struct Profile {
     pub capabilities_offered: Vec<String>,
     pub capabilities_sought: Vec<String>,
     pub seeking_kinds: Vec<OrgKind>,
+    /// Whether partner search may show this organisation (an anonymous card; on by default).
+    pub search_visible: bool,
+}
+
+impl Default for Profile {
+    fn default() -> Profile {
+        Profile {
+            website: None,
+            description: None,
+            anonymous_summary: None,
+            sectors: vec![],
+            region: None,
+            size_band: None,
+            innovation_stage: None,
+            capabilities_offered: vec![],
+            capabilities_sought: vec![],
+            seeking_kinds: vec![],
+            search_visible: true,
+        }
+    }
 }
 
 /// A change to a profile: absent fields stay as they are; an empty string clears a text or a
@@ -39,6 +59,7 @@ pub struct ProfilePatch {
     pub capabilities_offered: Option<Vec<String>>,
     pub capabilities_sought: Option<Vec<String>>,
     pub seeking_kinds: Option<Vec<String>>,
+    pub search_visible: Option<bool>,
 }
 
 const DESCRIPTION_MAX: usize = 4000;
@@ -134,6 +155,9 @@ impl Profile {
             let kinds: Result<BTreeSet<OrgKind>, String> = r.iter().map(|k| OrgKind::parse(k)).collect();
             kinds.map(|set| set.into_iter().collect::<Vec<_>>())
         });
+        if let Some(visible) = patch.search_visible {
+            next.search_visible = visible;
+        }
         if !errors.fields().contains_key("anonymous_summary")
             && let Some(summary) = &next.anonymous_summary
             && let Some(problem) = summary_problem(summary, organisation_name, next.website.as_deref())

@@ -49,6 +49,16 @@ const CREATURES: &[&str] = &[
     "Wren",
 ];
 
+/// The alias that `seed` (eight bytes from a keyed hash) stands for: the same seed, the same
+/// alias, so a searcher sees one card under one alias, while seeds keyed to other searchers
+/// give unrelated ones.
+pub fn alias_from(seed: [u8; 8]) -> String {
+    let value = u64::from_le_bytes(seed);
+    let colour = COLOURS[(value % COLOURS.len() as u64) as usize];
+    let creature = CREATURES[((value / 64) % CREATURES.len() as u64) as usize];
+    format!("{colour} {creature} {}", 10 + (value / 4096) % 90)
+}
+
 /// An alias such as "Teal Kestrel 42".
 pub fn random_alias(rng: &mut impl Rng) -> String {
     let colour = COLOURS.choose(rng).copied().unwrap_or("Teal");

@@ -55,6 +55,36 @@ impl Snapshot {
         }
     }
 
+    /// What `viewer` may see of `subject` on a search card: as [`Snapshot::profile`], with all
+    /// of the group's sectors.
+    pub fn search_profile(&self, viewer: OrgId, subject: OrgId, written: &CounterpartProfile) -> AnonymousProfile {
+        let viewer = self.positions.get(&viewer).copied();
+        let (shown, sector_share) = match self.positions.get(&subject) {
+            Some(&s) => (
+                self.index.shown_in_full(s, viewer.map_or(Viewer::Anyone, Viewer::Member)),
+                viewer.map_or(0.0, |v| self.index.shown_sector_share(s, v)),
+            ),
+            None => (Shown::default(), 0.0),
+        };
+        AnonymousProfile {
+            shown,
+            capabilities_offered: written.capabilities_offered.clone(),
+            capabilities_sought: written.capabilities_sought.clone(),
+            anonymous_summary: written.anonymous_summary.clone(),
+            sector_share,
+        }
+    }
+
+    /// The sectors of `org` as stored (a viewer's own, to say which it shares).
+    pub fn sectors_of(&self, org: OrgId) -> &[String] {
+        self.positions.get(&org).map_or(&[], |&i| self.population[i].1.sectors.as_slice())
+    }
+
+    /// The group of `subject` in this generation (its members are shown alike).
+    pub fn group_of(&self, subject: OrgId) -> Option<usize> {
+        self.positions.get(&subject).and_then(|&s| self.index.group_of(s))
+    }
+
     /// What any member may see of `subject` on a public surface (a challenge, the forum):
     /// one organisation fewer is counted, since the reader may be one of its group.
     pub fn public_profile(&self, subject: OrgId, written: &CounterpartProfile) -> AnonymousProfile {

@@ -10,6 +10,8 @@
 
 mod aliases;
 pub mod anonymity;
+pub mod search;
+mod text;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use store::matches::{Candidate, Saved};
 use store::organisations::ScoringRow;
 use store::{OrgId, Store};
 
-pub use aliases::random_alias;
+pub use aliases::{alias_from, random_alias};
 
 /// The share of the overall score that the `sectors` dimension carries in the model in use:
 /// a view that shows a coarser sector overlap than the pair's adjusts the score by it.
@@ -235,43 +237,90 @@ impl Matchmaker {
 
     /// Everything the parties of each pair will be shown.
     fn candidates(&self, state: &State, pairs: HashSet<(usize, usize)>) -> anyhow::Result<Vec<Candidate>> {
-        let mut rng = rand::rng();
-        let layout = self.catalogue.questionnaire.layout();
-        let sections: Vec<&str> = self.catalogue.questionnaire.sections.iter().map(|s| s.id.as_str()).collect();
         let mut candidates = Vec::with_capacity(pairs.len());
         for (a, b) in pairs {
-            // Matches are keyed by the organisations' ids, lower first.
-            let (low, high) = if state.ids[a] < state.ids[b] { (a, b) } else { (b, a) };
-            let from_low = scoring::compatibility(layout, &self.model, &state.inputs[low], &state.inputs[high])?;
-            let from_high = scoring::compatibility(layout, &self.model, &state.inputs[high], &state.inputs[low])?;
-            if from_low.excluded.is_some() || from_low.score < self.settings.floor {
-                continue;
+            let pair = [(state.ids[a], &state.inputs[a]), (state.ids[b], &state.inputs[b])];
+            if let Some(candidate) = candidate(&self.catalogue, &self.model, pair)?
+                && candidate.score >= f64::from(self.settings.floor)
+            {
+                candidates.push(candidate);
             }
-            let mut compatibility: BTreeMap<String, f64> =
-                sections.iter().zip(&from_low.dimensions).map(|(id, v)| ((*id).to_owned(), f64::from(*v))).collect();
-            compatibility.insert("capabilities".to_owned(), f64::from(from_low.complementarity));
-            compatibility.insert("sectors".to_owned(), f64::from(from_low.sectors));
-            // The number of sectors in common would tell more about the other side than its
-            // anonymous profile does; views say which sectors are shared as far as it shows.
-            let words = |c: &scoring::Compatibility| {
-                c.reasons
-                    .iter()
-                    .filter(|r| !matches!(r, scoring::Reason::SharedSectors { .. }))
-                    .map(|r| r.describe(layout))
-                    .collect()
-            };
-            candidates.push(Candidate {
-                low: state.ids[low],
-                high: state.ids[high],
-                score: f64::from(from_low.score),
-                confidence: f64::from(from_low.confidence),
-                compatibility,
-                explanation_low: words(&from_low),
-                explanation_high: words(&from_high),
-                alias_low: random_alias(&mut rng),
-                alias_high: random_alias(&mut rng),
-            });
         }
         Ok(candidates)
     }
+}
+
+/// The vector, score and reasons in words of one pair, seen from its first organisation.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub score: f64,
+    pub confidence: f64,
+    pub compatibility: BTreeMap<String, f64>,
+    pub explanation: Vec<String>,
+    /// Excluded by the model (a mandatory question answered unacceptably, or a kind not sought).
+    pub excluded: bool,
+}
+
+/// What `viewer` is told of `other` by the scoring engine: the vector by dimension id, the
+/// overall score, and the reasons in words. The number of sectors in common is left out of the
+/// reasons: it would tell more about the other side than its anonymous profile does, and views
+/// say which sectors are shared as far as that profile shows.
+pub fn describe(
+    catalogue: &Catalogue,
+    model: &Model,
+    viewer: &OrgInput,
+    other: &OrgInput,
+) -> anyhow::Result<Described> {
+    let layout = catalogue.questionnaire.layout();
+    let seen = scoring::compatibility(layout, model, viewer, other)?;
+    let mut compatibility: BTreeMap<String, f64> = catalogue
+        .questionnaire
+        .sections
+        .iter()
+        .zip(&seen.dimensions)
+        .map(|(section, v)| (section.id.clone(), f64::from(*v)))
+        .collect();
+    compatibility.insert("capabilities".to_owned(), f64::from(seen.complementarity));
+    compatibility.insert("sectors".to_owned(), f64::from(seen.sectors));
+    let explanation = seen
+        .reasons
+        .iter()
+        .filter(|r| !matches!(r, scoring::Reason::SharedSectors { .. }))
+        .map(|r| r.describe(layout))
+        .collect();
+    Ok(Described {
+        score: f64::from(seen.score),
+        confidence: f64::from(seen.confidence),
+        compatibility,
+        explanation,
+        excluded: seen.excluded.is_some(),
+    })
+}
+
+/// A match between two organisations as the store saves it, with fresh random aliases; `None`
+/// when the model excludes the pair.
+pub fn candidate(
+    catalogue: &Catalogue,
+    model: &Model,
+    pair: [(OrgId, &OrgInput); 2],
+) -> anyhow::Result<Option<Candidate>> {
+    // Matches are keyed by the organisations' ids, lower first.
+    let [(low, low_input), (high, high_input)] = if pair[0].0 < pair[1].0 { pair } else { [pair[1], pair[0]] };
+    let from_low = describe(catalogue, model, low_input, high_input)?;
+    if from_low.excluded {
+        return Ok(None);
+    }
+    let from_high = describe(catalogue, model, high_input, low_input)?;
+    let mut rng = rand::rng();
+    Ok(Some(Candidate {
+        low,
+        high,
+        score: from_low.score,
+        confidence: from_low.confidence,
+        compatibility: from_low.compatibility,
+        explanation_low: from_low.explanation,
+        explanation_high: from_high.explanation,
+        alias_low: random_alias(&mut rng),
+        alias_high: random_alias(&mut rng),
+    }))
 }

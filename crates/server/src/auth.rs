@@ -184,6 +184,8 @@ pub fn new_token() -> String {
 pub struct Member {
     pub public_id: String,
     org: OrgId,
+    /// The organisation's public id.
+    pub org_public_id: String,
     facilitator: bool,
 }
 
@@ -207,6 +209,7 @@ impl Member {
         Ok(Some(Member {
             public_id: claims.sub,
             org: session.organisation,
+            org_public_id: session.organisation_public_id,
             facilitator: session.role == Role::Facilitator,
         }))
     }

@@ -60,6 +60,10 @@ pub struct Limits {
     /// Password-reset and verification emails asked for one address, and (ten times as many)
     /// from one client (`MATCHWELL_LIMIT_EMAIL_REQUESTS`).
     pub email_requests: usize,
+    /// Searches by one member (`MATCHWELL_LIMIT_SEARCHES`).
+    pub searches: usize,
+    /// Introductions one member may ask for in any 24 hours (`MATCHWELL_LIMIT_ASKS_PER_DAY`).
+    pub asks_per_day: usize,
     /// `MATCHWELL_LIMIT_WINDOW_SECONDS`.
     pub window: std::time::Duration,
 }
@@ -71,6 +75,8 @@ impl Default for Limits {
             client_failures: 50,
             registrations: 50,
             email_requests: 5,
+            searches: 300,
+            asks_per_day: 10,
             window: std::time::Duration::from_secs(15 * 60),
         }
     }
@@ -84,6 +90,8 @@ impl Limits {
             client_failures: parsed(get, "MATCHWELL_LIMIT_CLIENT_FAILURES", defaults.client_failures)?,
             registrations: parsed(get, "MATCHWELL_LIMIT_REGISTRATIONS", defaults.registrations)?,
             email_requests: parsed(get, "MATCHWELL_LIMIT_EMAIL_REQUESTS", defaults.email_requests)?,
+            searches: parsed(get, "MATCHWELL_LIMIT_SEARCHES", defaults.searches)?,
+            asks_per_day: parsed(get, "MATCHWELL_LIMIT_ASKS_PER_DAY", defaults.asks_per_day)?,
             window: std::time::Duration::from_secs(parsed(
                 get,
                 "MATCHWELL_LIMIT_WINDOW_SECONDS",
@@ -287,6 +295,8 @@ mod tests {
                 client_failures: 30,
                 registrations: 7,
                 email_requests: 2,
+                searches: 300,
+                asks_per_day: 10,
                 window: std::time::Duration::from_secs(60)
             }
         );

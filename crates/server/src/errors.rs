@@ -31,6 +31,8 @@ pub enum ApiError {
     TooLarge,
     #[error("too many attempts; try again later")]
     TooManyRequests,
+    #[error("{0}")]
+    Limited(&'static str),
     #[error("something went wrong on our side")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -60,7 +62,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge => "payload_too_large",
-            ApiError::TooManyRequests => "too_many_requests",
+            ApiError::TooManyRequests | ApiError::Limited(_) => "too_many_requests",
             ApiError::Unexpected(_) => "internal_error",
         }
     }
@@ -75,6 +77,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Limit(message) => ApiError::Limited(message),
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::State(message) => ApiError::Conflict(message),
             StoreError::Conflict => ApiError::Conflict("this already exists"),
@@ -101,7 +104,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

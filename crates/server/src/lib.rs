@@ -17,6 +17,7 @@ pub mod config;
 mod csrf;
 pub mod errors;
 mod limits;
+mod refs;
 mod routes;
 pub mod startup;
 mod state;

@@ -81,6 +81,8 @@ impl Application {
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
             sector_weight_share: matching::sector_weight_share(&catalogue),
             clock: Arc::new(crate::clock::Clock::default()),
+            search: Arc::new(matching::search::Search::new(catalogue.clone())),
+            refs: crate::refs::SearchRefs::new(settings.jwt_secret.expose_secret().as_bytes()),
             csrf_key: crate::csrf::CsrfKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             store,
             catalogue,

@@ -31,6 +31,10 @@ pub struct AppState {
     pub sector_weight_share: f64,
     /// The time now (tests move it).
     pub clock: Arc<crate::clock::Clock>,
+    /// Partner search's in-memory population.
+    pub search: Arc<matching::search::Search>,
+    /// Search refs and aliases.
+    pub refs: crate::refs::SearchRefs,
     /// Signs the CSRF tokens of web forms.
     pub csrf_key: crate::csrf::CsrfKey,
 }

@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The request does not fit the current state (an outcome before both revealed).
     #[error("not allowed now: {0}")]
     State(&'static str),
+    /// A limit on how often something may be done was reached.
+    #[error("{0}")]
+    Limit(&'static str),
     /// A stored value that cannot be read (a bug or a damaged database, never user input).
     #[error("a stored value cannot be read: {0}")]
     Corrupt(&'static str),

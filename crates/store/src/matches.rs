@@ -133,6 +133,10 @@ pub struct PartyView {
     pub identity: Option<Identity>,
     pub connected: bool,
     pub my_outcome: Option<Outcome>,
+    /// The other side asked for this introduction from search.
+    pub asked_by_them: bool,
+    /// The caller asked for it.
+    pub asked_by_me: bool,
 }
 
 /// Both sides of a connection that just happened, for the emails that announce it.
@@ -191,6 +195,7 @@ struct ViewRow {
     confidence: f64,
     compatibility: String,
     connected_at: Option<DateTime<Utc>>,
+    asked_by: Option<i64>,
     my_status: String,
     explanation: String,
     outcome: Option<String>,
@@ -206,7 +211,7 @@ struct ViewRow {
     identity_email: Option<String>,
 }
 
-const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.connected_at, \
+const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.connected_at, m.asked_by, \
        mine.status AS my_status, mine.explanation, mine.outcome, theirs.alias, theirs.status AS their_status, \
        theirs.organisation_id AS counterpart_id, o.capabilities_offered, o.capabilities_sought, o.anonymous_summary, \
        CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.name END AS identity_name, \
@@ -246,6 +251,8 @@ impl TryFrom<ViewRow> for PartyView {
             explanation: from_json(&row.explanation),
             my_status,
             their_revealed,
+            asked_by_them: row.asked_by == Some(row.counterpart_id),
+            asked_by_me: row.asked_by.is_some_and(|a| a != row.counterpart_id),
             counterpart: OrgId(row.counterpart_id),
             counterpart_profile: CounterpartProfile {
                 capabilities_offered: from_json(&row.capabilities_offered),
@@ -349,33 +356,9 @@ impl Store {
             existing.insert((low, high), (id.clone(), compatibility.clone(), candidate.score));
             *open.entry(low).or_default() += 1;
             *open.entry(high).or_default() += 1;
-            new_matches.push(matches::ActiveModel {
-                id: Set(id.clone()),
-                org_low: Set(low),
-                org_high: Set(high),
-                score: Set(candidate.score),
-                confidence: Set(candidate.confidence),
-                compatibility: Set(compatibility),
-                created_at: Set(now),
-                updated_at: Set(now),
-                connected_at: Set(None),
-            });
-            for (org, alias, explanation) in [
-                (low, candidate.alias_low, &candidate.explanation_low),
-                (high, candidate.alias_high, &candidate.explanation_high),
-            ] {
-                new_parties.push(match_party::ActiveModel {
-                    match_id: Set(id.clone()),
-                    organisation_id: Set(org),
-                    alias: Set(alias),
-                    status: Set(PartyStatus::Suggested.as_str().to_owned()),
-                    explanation: Set(to_json(explanation)),
-                    revealed_at: Set(None),
-                    declined_at: Set(None),
-                    outcome: Set(None),
-                    outcome_at: Set(None),
-                });
-            }
+            let (row, parties) = new_match(&id, candidate, None, now);
+            new_matches.push(row);
+            new_parties.extend(parties);
             saved.created += 1;
             changed_lists.extend([low, high]);
         }
@@ -522,6 +505,140 @@ impl Store {
         bump_lists(&txn, &[org.0]).await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// The rows of a new match and its two parties.
+fn new_match(
+    id: &str,
+    candidate: Candidate,
+    asked_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> (matches::ActiveModel, [match_party::ActiveModel; 2]) {
+    let (low, high) = (candidate.low.0, candidate.high.0);
+    let row = matches::ActiveModel {
+        id: Set(id.to_owned()),
+        org_low: Set(low),
+        org_high: Set(high),
+        score: Set(candidate.score),
+        confidence: Set(candidate.confidence),
+        compatibility: Set(to_json(&candidate.compatibility)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        connected_at: Set(None),
+        asked_by: Set(asked_by),
+    };
+    let party = |org: i64, alias: String, explanation: &Vec<String>| match_party::ActiveModel {
+        match_id: Set(id.to_owned()),
+        organisation_id: Set(org),
+        alias: Set(alias),
+        status: Set(PartyStatus::Suggested.as_str().to_owned()),
+        explanation: Set(to_json(explanation)),
+        revealed_at: Set(None),
+        declined_at: Set(None),
+        outcome: Set(None),
+        outcome_at: Set(None),
+    };
+    let parties = [
+        party(low, candidate.alias_low.clone(), &candidate.explanation_low),
+        party(high, candidate.alias_high.clone(), &candidate.explanation_high),
+    ];
+    (row, parties)
+}
+
+/// What asking for an introduction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Introduction {
+    /// A new match, which the other side sees as asked by it.
+    Created(String),
+    /// The pair already had a match.
+    Existing(String),
+}
+
+/// Limits on asking for introductions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AskLimits {
+    /// Asks per organisation in any 24 hours.
+    pub per_day: usize,
+    /// Open matches per organisation (its own, undeclined).
+    pub max_open: usize,
+}
+
+impl Store {
+    /// Every organisation `org` has a match with (in any state).
+    pub async fn counterparts_of(&self, org: OrgId) -> Result<HashSet<OrgId>, StoreError> {
+        let found = matches::Entity::find()
+            .filter(Condition::any().add(matches::Column::OrgLow.eq(org.0)).add(matches::Column::OrgHigh.eq(org.0)))
+            .all(&self.read)
+            .await?;
+        Ok(found.into_iter().map(|m| OrgId(if m.org_low == org.0 { m.org_high } else { m.org_low })).collect())
+    }
+
+    /// Creates the match of `candidate` because `asker` asked for it from search, with the email
+    /// `tell` builds for the other side (from the match id and its address) queued in the same
+    /// transaction; or finds the pair's existing match. Refused past the daily limit of asks
+    /// ([`StoreError::Limit`]) or when either side has as many open matches as allowed.
+    pub async fn ask_introduction(
+        &self,
+        candidate: Candidate,
+        asker: OrgId,
+        limits: AskLimits,
+        now: DateTime<Utc>,
+        tell: impl FnOnce(&str, &str) -> NewEmail,
+    ) -> Result<Introduction, StoreError> {
+        let (low, high) = (candidate.low.0, candidate.high.0);
+        let other = if asker.0 == low { high } else { low };
+        let txn = self.db.begin().await?;
+        let backend = self.backend();
+        let existing = matches::Entity::find()
+            .filter(matches::Column::OrgLow.eq(low))
+            .filter(matches::Column::OrgHigh.eq(high))
+            .one(&txn)
+            .await?;
+        if let Some(found) = existing {
+            return Ok(Introduction::Existing(found.id));
+        }
+        #[derive(FromQueryResult)]
+        struct Count {
+            n: i64,
+        }
+        let count =
+            |sql: &'static str, values: Vec<sea_orm::Value>| Count::find_by_statement(statement(backend, sql, values));
+        let asked = count(
+            "SELECT COUNT(*) AS n FROM matches WHERE asked_by = ? AND created_at > ?",
+            vec![asker.0.into(), (now - chrono::Duration::hours(24)).into()],
+        )
+        .one(&txn)
+        .await?
+        .map_or(0, |c| c.n);
+        if asked as usize >= limits.per_day {
+            return Err(StoreError::Limit(
+                "you have asked for as many introductions as a day allows; try again tomorrow",
+            ));
+        }
+        for org in [asker.0, other] {
+            let open = count(
+                "SELECT COUNT(*) AS n FROM match_parties WHERE organisation_id = ? AND status <> 'declined'",
+                vec![org.into()],
+            )
+            .one(&txn)
+            .await?
+            .map_or(0, |c| c.n);
+            if open as usize >= limits.max_open {
+                return Err(StoreError::State("an introduction cannot be made now: too many open matches"));
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let (row, parties) = new_match(&id, candidate, Some(asker.0), now);
+        matches::Entity::insert(row).exec(&txn).await?;
+        match_party::Entity::insert_many(parties.to_vec()).exec(&txn).await?;
+        bump_lists(&txn, &[low, high]).await?;
+        let recipient = account::Entity::find().filter(account::Column::OrganisationId.eq(other)).one(&txn).await?;
+        if let Some(recipient) = recipient {
+            enqueue(&txn, &tell(&id, &recipient.email), now).await?;
+        }
+        txn.commit().await?;
+        Ok(Introduction::Created(id))
     }
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn profile(model: &organisation::Model) -> Profile {
         capabilities_offered: from_json(&model.capabilities_offered),
         capabilities_sought: from_json(&model.capabilities_sought),
         seeking_kinds: kinds.iter().filter_map(|k| OrgKind::parse(k).ok()).collect(),
+        search_visible: model.search_visible,
     }
 }
 
@@ -103,6 +104,8 @@ fn verified() -> sea_orm::sea_query::SelectStatement {
 #[derive(Debug, Clone)]
 pub struct ScoringRow {
     pub id: OrgId,
+    /// The organisation's public id (what search refs encrypt).
+    pub public_id: String,
     pub kind: OrgKind,
     pub profile: Profile,
     pub answers: AnswerSet,
@@ -218,6 +221,7 @@ impl Store {
                 let raw = answers.remove(&model.id).unwrap_or_default();
                 Ok(ScoringRow {
                     id: OrgId(model.id),
+                    public_id: model.public_id.clone(),
                     kind: kind(&model.kind)?,
                     profile: profile(&model),
                     answers: AnswerSet::from_stored(questionnaire, raw),
@@ -251,6 +255,7 @@ impl Store {
                 let raw = answers.remove(&model.id).unwrap_or_default();
                 rows.push(ScoringRow {
                     id: OrgId(model.id),
+                    public_id: model.public_id.clone(),
                     kind: kind(&model.kind)?,
                     profile: profile(&model),
                     answers: AnswerSet::from_stored(questionnaire, raw),
@@ -323,6 +328,7 @@ pub(crate) async fn insert_organisation(
         public_id: Set(uuid::Uuid::new_v4().to_string()),
         list_version: Set(0),
         demo: Set(demo),
+        search_visible: Set(true),
         name: Set(name.to_owned()),
         kind: Set(kind.as_str().to_owned()),
         website: Set(None),
@@ -363,6 +369,7 @@ pub(crate) async fn write_profile(
     row.capabilities_offered = Set(to_json(&profile.capabilities_offered));
     row.capabilities_sought = Set(to_json(&profile.capabilities_sought));
     row.seeking_kinds = Set(to_json(&kinds));
+    row.search_visible = Set(profile.search_visible);
     row.changed_at = Set(now);
     row.update(db).await?;
     Ok(())

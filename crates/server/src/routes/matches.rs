@@ -40,20 +40,42 @@ struct Rendered {
     body: Value,
 }
 
-fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
-    let profile = anonymity.profile(viewer, view.counterpart, &view.counterpart_profile);
-    let mut compatibility = view.compatibility.clone();
-    let mut score = view.score;
+/// The score, vector and reasons that a viewer may see of a pair: the sector overlap as far as
+/// the counterpart's anonymous profile tells it, and the score with it (matches and search
+/// cards alike).
+pub fn shown_vector(
+    state: &AppState,
+    viewer_sectors: &[String],
+    score: f64,
+    compatibility: &std::collections::BTreeMap<String, f64>,
+    explanation: &[String],
+    profile: &AnonymousProfile,
+) -> (f64, std::collections::BTreeMap<String, f64>, Vec<String>) {
+    let mut compatibility = compatibility.clone();
+    let mut score = score;
     if let Some(exact) = compatibility.get_mut("sectors") {
         score += state.sector_weight_share * (profile.sector_share - *exact);
         *exact = profile.sector_share;
     }
-    let mut explanation = view.explanation.clone();
-    if !profile.shown.sectors.is_empty() {
-        let sectors = &state.catalogue.taxonomy.sectors;
-        let labels: Vec<&str> = profile.shown.sectors.iter().map(|s| sectors.label(s).unwrap_or(s)).collect();
-        explanation.push(format!("You both work in {}", labels.join(", ")));
+    let mut explanation = explanation.to_vec();
+    let sectors = &state.catalogue.taxonomy.sectors;
+    let shared: Vec<&str> = profile
+        .shown
+        .sectors
+        .iter()
+        .filter(|s| viewer_sectors.contains(s))
+        .map(|s| sectors.label(s).unwrap_or(s))
+        .collect();
+    if !shared.is_empty() {
+        explanation.push(format!("You both work in {}", shared.join(", ")));
     }
+    (score, compatibility, explanation)
+}
+
+fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
+    let profile = anonymity.profile(viewer, view.counterpart, &view.counterpart_profile);
+    let (score, compatibility, explanation) =
+        shown_vector(state, anonymity.sectors_of(viewer), view.score, &view.compatibility, &view.explanation, &profile);
     let body = json!({
         "id": view.id,
         "alias": view.alias,
@@ -66,6 +88,8 @@ fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapsho
         "their_status": if view.their_revealed { "revealed" } else { "hidden" },
         "connected": view.connected,
         "my_outcome": view.my_outcome.map(Outcome::as_str),
+        "asked_by_them": view.asked_by_them,
+        "asked_by_me": view.asked_by_me,
         "identity": view.identity.as_ref().map(|i| json!({
             "organisation_name": i.organisation_name,
             "website": i.website,

@@ -22,6 +22,7 @@ struct ProfileBody<'a> {
     capabilities_offered: &'a [String],
     capabilities_sought: &'a [String],
     seeking_kinds: Vec<&'static str>,
+    search_visible: bool,
 }
 
 fn profile_body(profile: &Profile) -> ProfileBody<'_> {
@@ -36,6 +37,7 @@ fn profile_body(profile: &Profile) -> ProfileBody<'_> {
         capabilities_offered: &profile.capabilities_offered,
         capabilities_sought: &profile.capabilities_sought,
         seeking_kinds: profile.seeking_kinds.iter().map(|k| k.as_str()).collect(),
+        search_visible: profile.search_visible,
     }
 }
 
@@ -69,6 +71,7 @@ pub struct ProfileUpdate {
     capabilities_offered: Option<Vec<String>>,
     capabilities_sought: Option<Vec<String>>,
     seeking_kinds: Option<Vec<String>>,
+    search_visible: Option<bool>,
 }
 
 #[put("/me/profile")]
@@ -89,6 +92,7 @@ pub async fn update_profile(
         capabilities_offered: body.capabilities_offered,
         capabilities_sought: body.capabilities_sought,
         seeking_kinds: body.seeking_kinds,
+        search_visible: body.search_visible,
     };
     let taxonomy = &state.catalogue.taxonomy;
     let update = state

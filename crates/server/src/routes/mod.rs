@@ -7,6 +7,7 @@ mod health;
 mod matches;
 mod me;
 mod pages;
+mod search;
 
 use actix_web::web;
 
@@ -51,7 +52,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(challenges::ask)
                 .service(challenges::answer)
                 .service(challenges::feature)
-                .service(challenges::hide),
+                .service(challenges::hide)
+                .service(search::search)
+                .service(search::ask),
         );
 }
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub connected_at: Option<ChronoDateTimeUtc>,
+    /// The organisation that asked for this introduction from search, if one did.
+    pub asked_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,8 @@ pub struct Model {
     pub list_version: i64,
     /// Synthetic demonstration data (`serve --demo`, `demo-data`).
     pub demo: bool,
+    /// Whether partner search may show this organisation (on by default).
+    pub search_visible: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,148 @@
+//! Partner search over anonymous profiles, and asking for an introduction. Results are ranked by
+//! the scoring engine (`matching::search`); a card is an anonymous profile under an alias kept
+//! for this searcher, the vector and reasons as far as that profile tells them, and a `ref`
+//! that only this searcher can use. Pages hold at most 20 cards and searches are rate-limited
+//! per member, so the population cannot be enumerated.
+
+use actix_web::{HttpResponse, get, post, web};
+use domain::{FieldErrors, OrgKind};
+use matching::search::{Hit, Query};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::matches::{AskLimits, Introduction};
+
+use crate::auth::Member;
+use crate::errors::ApiError;
+use crate::routes::matches::{anonymous_profile, shown_vector};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: Option<String>,
+    kind: Option<String>,
+    sector: Option<String>,
+    region: Option<String>,
+    capability: Option<String>,
+    stage: Option<String>,
+    page: Option<usize>,
+}
+
+impl SearchQuery {
+    fn parse(self, state: &AppState) -> Result<Query, FieldErrors> {
+        let taxonomy = &state.catalogue.taxonomy;
+        let mut errors = FieldErrors::new();
+        let kind = match self.kind.as_deref() {
+            None | Some("") => None,
+            Some(raw) => errors.check("kind", OrgKind::parse(raw)),
+        };
+        let mut known = |field: &str, value: Option<String>, ok: &dyn Fn(&str) -> bool| match value {
+            Some(v) if v.is_empty() => None,
+            Some(v) if ok(&v) => Some(v),
+            Some(_) => {
+                errors.add(field, "not a known value");
+                None
+            }
+            None => None,
+        };
+        let sector = known("sector", self.sector, &|v| taxonomy.sectors.contains(v));
+        let region = known("region", self.region, &|v| {
+            taxonomy.regions.contains(v) || taxonomy.areas().iter().any(|a| a.id == v)
+        });
+        let capability = known("capability", self.capability, &|v| taxonomy.capabilities.contains(v));
+        let stage = known("stage", self.stage, &|v| taxonomy.innovation_stages.contains(v));
+        let text = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        if text.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            errors.add("q", "at most 200 characters");
+        }
+        let page = self.page.unwrap_or(1);
+        if page == 0 || page > 500 {
+            errors.add("page", "a page from 1 to 500");
+        }
+        errors.into_result(Query { kind, sector, region, capability, stage, text, page })
+    }
+}
+
+fn card(state: &AppState, member: &Member, hit: &Hit, viewer_sectors: &[String]) -> Value {
+    let described = &hit.described;
+    let (score, compatibility, explanation) = shown_vector(
+        state,
+        viewer_sectors,
+        described.score,
+        &described.compatibility,
+        &described.explanation,
+        &hit.profile,
+    );
+    json!({
+        "ref": state.refs.issue(&member.org_public_id, &hit.public_id),
+        "alias": state.refs.alias(&member.org_public_id, &hit.public_id),
+        "score": score,
+        "confidence": described.confidence,
+        "compatibility": compatibility,
+        "explanation": explanation,
+        "counterpart": anonymous_profile(&hit.profile),
+    })
+}
+
+#[get("/search")]
+pub async fn search(
+    member: Member,
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner().parse(&state)?;
+    let limit = state.settings.limits.searches;
+    if !state.limiter.acquire(&[(&format!("search:{}", member.org_public_id), limit)]) {
+        return Err(ApiError::TooManyRequests);
+    }
+    state.search.refresh(&state.store).await.map_err(|e| ApiError::unexpected(e, "failed to refresh the search"))?;
+    let anonymity = state.anonymity.current(&state.store).await?;
+    let known = state.store.counterparts_of(member.org()).await?;
+    let results = state
+        .search
+        .search(member.org(), known, query, anonymity.clone())
+        .await
+        .map_err(|e| ApiError::unexpected(e, "the search failed"))?;
+    let mine = anonymity.sectors_of(member.org());
+    let cards: Vec<Value> = results.hits.iter().map(|hit| card(&state, &member, hit, mine)).collect();
+    Ok(HttpResponse::Ok().json(json!({"results": cards, "next_page": results.next_page})))
+}
+
+/// Asks for an introduction to the organisation of a card: creates the match (201), which the
+/// other side sees as asked by it and hears of by email, or gives the pair's existing match
+/// (200). A ref not issued to the caller, or to an organisation that cannot be found any more,
+/// is 404.
+#[post("/search/{ref}/ask")]
+pub async fn ask(
+    member: Member,
+    state: web::Data<AppState>,
+    reference: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = state.refs.open(&member.org_public_id, &reference).ok_or(ApiError::NotFound)?;
+    state.search.refresh(&state.store).await.map_err(|e| ApiError::unexpected(e, "failed to refresh the search"))?;
+    let (other, other_input) = state.search.visible(&target).ok_or(ApiError::NotFound)?;
+    let mine = state.search.input_of(member.org()).ok_or(ApiError::NotFound)?;
+    let model = scoring::Model::standard(state.catalogue.questionnaire.layout());
+    let candidate = matching::candidate(&state.catalogue, &model, [(member.org(), &mine), (other, &other_input)])
+        .map_err(|e| ApiError::unexpected(e, "failed to score a pair"))?
+        .ok_or(ApiError::NotFound)?;
+    let limits = AskLimits { per_day: state.settings.limits.asks_per_day, max_open: state.settings.matching.max_open };
+    let public_url = state.settings.public_url.clone();
+    let now = state.clock.now();
+    let tell = |id: &str, recipient: &str| digest::compose::introduction_asked(id, recipient, &public_url);
+    let asked = match state.store.ask_introduction(candidate.clone(), member.org(), limits, now, tell).await {
+        // Two asks for one pair at the same moment: the second finds the first's match.
+        Err(store::StoreError::Conflict) => {
+            state.store.ask_introduction(candidate, member.org(), limits, now, tell).await?
+        }
+        other => other?,
+    };
+    state.match_lists.forget(&[member.org(), other]);
+    Ok(match asked {
+        Introduction::Created(id) => {
+            tracing::info!(match_id = %id, "introduction asked");
+            HttpResponse::Created().json(json!({"id": id}))
+        }
+        Introduction::Existing(id) => HttpResponse::Ok().json(json!({"id": id})),
+    })
+}
