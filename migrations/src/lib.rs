@@ -7,6 +7,7 @@ mod m20261123_000001_initial;
 mod m20261202_000001_trust;
 mod m20261202_000002_challenges;
 mod m20261202_000003_search;
+mod m20261202_000004_changes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_trust::Migration),
             Box::new(m20261202_000002_challenges::Migration),
             Box::new(m20261202_000003_search::Migration),
+            Box::new(m20261202_000004_changes::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@
 //! could be its counterpart, and never the viewer itself; when fewer than `k` remain, nothing
 //! is shown. It is shown only the group's sectors that it works in itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::catalogue::{OUTSIDE_UK, Taxonomy, UK};
 use crate::kind::OrgKind;
@@ -62,6 +62,17 @@ pub enum Viewer<'a> {
     /// Any member (a public surface): one organisation fewer is counted, since the reader may
     /// be one of the group.
     Anyone,
+}
+
+/// Filters on what a search card shows, resolved to the index's own numbering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardFilter {
+    kind: Option<u8>,
+    sector: Option<u64>,
+    stage: Option<u8>,
+    area: Option<Area>,
+    /// A filter named a value the taxonomy does not know: nothing passes.
+    impossible: bool,
 }
 
 /// Where an organisation is, at some level of detail.
@@ -168,8 +179,12 @@ struct Group {
 #[derive(Debug, Clone)]
 struct Class {
     level: Level,
-    pool: BTreeMap<(Option<u8>, u8), u32>,
+    pool: Vec<((Option<u8>, u8), u32)>,
 }
+
+/// A kind of viewer, as far as who could be its counterpart goes: its kind and the kinds it
+/// welcomes.
+type ViewerKind = (Option<u8>, u8);
 
 /// The population divided into groups that are shown alike.
 #[derive(Debug)]
@@ -184,6 +199,8 @@ pub struct AnonymityIndex {
     stages: Vec<String>,
     sectors: Vec<String>,
     region_nation: Vec<Option<u8>>,
+    /// [`AnonymityIndex::counterparts_per_group`], by kind of viewer.
+    counterparts: std::sync::Mutex<HashMap<ViewerKind, std::sync::Arc<Vec<u32>>>>,
 }
 
 fn position(ids: &[String], id: Option<&str>) -> Option<u8> {
@@ -210,6 +227,7 @@ impl AnonymityIndex {
             stages: ids(&taxonomy.innovation_stages),
             sectors: ids(&taxonomy.sectors),
             region_nation,
+            counterparts: std::sync::Mutex::new(HashMap::new()),
         };
         index.orgs = population.iter().map(|q| index.pack(q)).collect();
         index.partition();
@@ -275,13 +293,13 @@ impl AnonymityIndex {
 
     fn close(&mut self, group: Group) {
         let id = self.classes.len() as u32;
-        let mut pool = BTreeMap::new();
+        let mut pool: BTreeMap<(Option<u8>, u8), u32> = BTreeMap::new();
         for &m in &group.members {
             self.class_of[m as usize] = id;
             let org = &self.orgs[m as usize];
             *pool.entry((org.kind, org.welcomes)).or_insert(0) += 1;
         }
-        self.classes.push(Class { level: group.level, pool });
+        self.classes.push(Class { level: group.level, pool: pool.into_iter().collect() });
     }
 
     /// Splits `group` on `step`: parts of at least `least` organisations that show one more
@@ -393,6 +411,102 @@ impl AnonymityIndex {
         self.shown_with(member, viewer, false)
     }
 
+    /// Groups in the index (their numbers are `0..group_count()`).
+    pub fn group_count(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Resolves filters on what cards show (`region` may be a region, a nation, `uk` or
+    /// `outside_uk`).
+    pub fn card_filter(
+        &self,
+        kind: Option<OrgKind>,
+        sector: Option<&str>,
+        stage: Option<&str>,
+        region: Option<&str>,
+    ) -> CardFilter {
+        let mut filter = CardFilter { kind: kind.map(OrgKind::index), ..CardFilter::default() };
+        if let Some(sector) = sector {
+            match position(&self.sectors, Some(sector)) {
+                Some(p) => filter.sector = Some(1 << p),
+                None => filter.impossible = true,
+            }
+        }
+        if let Some(stage) = stage {
+            match position(&self.stages, Some(stage)) {
+                Some(p) => filter.stage = Some(p),
+                None => filter.impossible = true,
+            }
+        }
+        if let Some(region) = region {
+            filter.area = if region == UK {
+                Some(Area::Country(true))
+            } else if region == OUTSIDE_UK {
+                Some(Area::Country(false))
+            } else if let Some(r) = position(&self.regions, Some(region)) {
+                Some(Area::Region(r))
+            } else if let Some(n) = position(&self.nations, Some(region)) {
+                Some(Area::Nation(n))
+            } else {
+                filter.impossible = true;
+                None
+            };
+        }
+        filter
+    }
+
+    /// For each group, how many of its organisations could be the counterpart of an
+    /// organisation like the one at `viewer` (of its kind, welcoming the kinds it welcomes):
+    /// worked out once per kind of viewer and kept.
+    pub fn counterparts_per_group(&self, viewer: usize) -> std::sync::Arc<Vec<u32>> {
+        let Some(v) = self.orgs.get(viewer) else { return std::sync::Arc::new(vec![0; self.classes.len()]) };
+        let key = (v.kind, v.welcomes);
+        let mut kept = self.counterparts.lock().unwrap_or_else(|p| p.into_inner());
+        kept.entry(key)
+            .or_insert_with(|| {
+                let counterpart = |kind: Option<u8>, welcomes: u8| v.compatible(&Packed { kind, welcomes, ..*v });
+                std::sync::Arc::new(
+                    self.classes
+                        .iter()
+                        .map(|c| c.pool.iter().filter(|((k, w), _)| counterpart(*k, *w)).map(|(_, n)| n).sum())
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    /// Whether the cards of group `group`, as shown to the member at `viewer`, pass `filter`
+    /// (with [`AnonymityIndex::shown_in_full`]: every sector of the group); `counterparts` is
+    /// [`AnonymityIndex::counterparts_per_group`] of that viewer.
+    pub fn group_passes(&self, group: usize, viewer: usize, filter: &CardFilter, counterparts: &[u32]) -> bool {
+        let (Some(class), Some(v)) = (self.classes.get(group), self.orgs.get(viewer)) else { return false };
+        if filter.impossible {
+            return false;
+        }
+        let mut candidates = counterparts.get(group).copied().unwrap_or(0);
+        if self.class_of[viewer] as usize == group && v.compatible(v) {
+            candidates = candidates.saturating_sub(1);
+        }
+        let level = if (candidates as usize) < self.k {
+            // Nothing is shown: only an empty filter passes.
+            Level { kind: None, area: Area::Any, size: None, stage: None, sectors: 0 }
+        } else {
+            class.level
+        };
+        let area = match (filter.area, level.area) {
+            (None, _) => true,
+            (Some(wanted), shown) if wanted == shown => true,
+            (Some(Area::Country(true)), Area::Nation(_)) => true,
+            (Some(Area::Country(true)), Area::Region(r)) => self.region_nation[usize::from(r)].is_some(),
+            (Some(Area::Country(false)), Area::Region(r)) => self.regions[usize::from(r)] == OUTSIDE_UK,
+            (Some(Area::Nation(n)), Area::Region(r)) => self.region_nation[usize::from(r)] == Some(n),
+            _ => false,
+        };
+        area && filter.kind.is_none_or(|k| level.kind == Some(k))
+            && filter.stage.is_none_or(|s| level.stage == Some(s))
+            && filter.sector.is_none_or(|bit| level.sectors & bit != 0)
+    }
+
     /// The group of the organisation at `member`: organisations of one group are shown alike
     /// to any one viewer.
     pub fn group_of(&self, member: usize) -> Option<usize> {
@@ -409,7 +523,7 @@ impl AnonymityIndex {
             },
             Viewer::Outsider(q) => (self.pack(q), false),
             Viewer::Anyone => {
-                let others = class.pool.values().sum::<u32>().saturating_sub(1);
+                let others = class.pool.iter().map(|(_, n)| n).sum::<u32>().saturating_sub(1);
                 return if (others as usize) < self.k { Shown::default() } else { self.show(&class.level) };
             }
         };
@@ -585,6 +699,32 @@ mod tests {
         assert_eq!(index.shown(0, Viewer::Outsider(&sme)), Shown::default());
         let university = org(OrgKind::Academic, "london", "large", "evidence", &[]);
         assert_eq!(index.shown(0, Viewer::Outsider(&university)).kind, Some(OrgKind::HealthOrg));
+    }
+
+    #[test]
+    fn card_filters_match_what_a_group_shows() {
+        let mut population = vec![org(OrgKind::Sme, "london", "micro", "idea", &["genomics"]); 3];
+        population.extend(vec![org(OrgKind::HealthOrg, "wales", "large", "adoption", &["mental_health"]); 3]);
+        let index = AnonymityIndex::new(&taxonomy(), 1, &population);
+        let (smes, trusts) = (index.group_of(0).expect("group"), index.group_of(3).expect("group"));
+        let viewer = 3;
+        let counterparts = index.counterparts_per_group(viewer);
+        let passes = |group, kind, sector: Option<&str>, stage: Option<&str>, region: Option<&str>| {
+            index.group_passes(group, viewer, &index.card_filter(kind, sector, stage, region), &counterparts)
+        };
+        assert!(passes(smes, None, None, None, None));
+        assert!(passes(smes, Some(OrgKind::Sme), Some("genomics"), Some("idea"), Some("london")));
+        assert!(passes(smes, None, None, None, Some("england")) && passes(smes, None, None, None, Some("uk")));
+        assert!(!passes(smes, None, None, None, Some("wales")));
+        assert!(!passes(smes, Some(OrgKind::HealthOrg), None, None, None));
+        assert!(passes(trusts, None, Some("mental_health"), None, Some("wales")));
+        assert!(!passes(trusts, None, Some("astrology"), None, None), "an unknown value passes nothing");
+        for (i, q) in population.iter().enumerate() {
+            let shown = index.shown_in_full(i, Viewer::Member(viewer));
+            let filter =
+                index.card_filter(q.kind, q.sectors.first().map(String::as_str), None, shown.region.as_deref());
+            assert!(index.group_passes(index.group_of(i).expect("group"), viewer, &filter, &counterparts), "{shown:?}");
+        }
     }
 
     /// A deterministic spread of organisations over the taxonomy.

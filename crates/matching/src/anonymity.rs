@@ -80,6 +80,39 @@ impl Snapshot {
         self.positions.get(&org).map_or(&[], |&i| self.population[i].1.sectors.as_slice())
     }
 
+    /// What `viewer` may see of `subject`'s fields on a search card (for filters on them).
+    pub fn search_shown(&self, viewer: OrgId, subject: OrgId) -> Shown {
+        let viewer = self.positions.get(&viewer).copied();
+        match self.positions.get(&subject) {
+            Some(&s) => self.index.shown_in_full(s, viewer.map_or(Viewer::Anyone, Viewer::Member)),
+            None => Shown::default(),
+        }
+    }
+
+    /// Filters on what search cards show, for this generation's index.
+    pub fn card_filter(
+        &self,
+        kind: Option<domain::OrgKind>,
+        sector: Option<&str>,
+        stage: Option<&str>,
+        region: Option<&str>,
+    ) -> domain::anonymity::CardFilter {
+        self.index.card_filter(kind, sector, stage, region)
+    }
+
+    /// A test of whether cards of a group pass `filter` as shown to `viewer` (nothing passes
+    /// for a viewer missing from this generation).
+    pub fn group_filter(&self, viewer: OrgId, filter: domain::anonymity::CardFilter) -> GroupFilter<'_> {
+        let viewer = self.positions.get(&viewer).copied();
+        let counterparts = viewer.map(|v| self.index.counterparts_per_group(v));
+        GroupFilter { index: &self.index, viewer, filter, counterparts }
+    }
+
+    /// Groups in this generation.
+    pub fn group_count(&self) -> usize {
+        self.index.group_count()
+    }
+
     /// The group of `subject` in this generation (its members are shown alike).
     pub fn group_of(&self, subject: OrgId) -> Option<usize> {
         self.positions.get(&subject).and_then(|&s| self.index.group_of(s))
@@ -105,6 +138,24 @@ impl Snapshot {
 
     pub fn index(&self) -> &AnonymityIndex {
         &self.index
+    }
+}
+
+/// Whether groups pass a search's filters, for one viewer.
+#[derive(Debug)]
+pub struct GroupFilter<'a> {
+    index: &'a AnonymityIndex,
+    viewer: Option<usize>,
+    filter: domain::anonymity::CardFilter,
+    counterparts: Option<Arc<Vec<u32>>>,
+}
+
+impl GroupFilter<'_> {
+    pub fn passes(&self, group: usize) -> bool {
+        match (self.viewer, &self.counterparts) {
+            (Some(viewer), Some(counterparts)) => self.index.group_passes(group, viewer, &self.filter, counterparts),
+            _ => false,
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use domain::{Catalogue, scoring_input};
 use scoring::{Model, Options, OrgInput, Population, TopK};
-use store::generations::ROSTER;
+use store::generations::{CHANGES, ROSTER};
 use store::matches::{Candidate, Saved};
 use store::organisations::ScoringRow;
 use store::{OrgId, Store};
@@ -69,6 +69,8 @@ struct State {
     /// The roster generation loaded: when an organisation leaves, it moves on and the next
     /// run starts afresh.
     roster: i64,
+    /// The `changes` generation loaded: an incremental run reads nothing until it moves on.
+    changes: i64,
 }
 
 /// Keeps matches in step with organisations' answers and profiles.
@@ -112,10 +114,17 @@ impl Matchmaker {
         full: bool,
         progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
     ) -> anyhow::Result<Report> {
+        // Read the counters before the rows: a change committed meanwhile moves them on again.
         let roster = store.generation(ROSTER).await.context("failed to read the roster generation")?;
+        let changes = store.generation(CHANGES).await.context("failed to read the changes generation")?;
         match self.state.take() {
-            Some(state) if !full && state.roster == roster => self.incremental(store, state).await,
-            _ => self.full(store, roster, progress).await,
+            Some(state) if !full && state.roster == roster && state.changes == changes => {
+                let report = Report { organisations: state.ids.len(), ..Report::default() };
+                self.state = Some(state);
+                Ok(report)
+            }
+            Some(state) if !full && state.roster == roster => self.incremental(store, state, changes).await,
+            _ => self.full(store, roster, changes, progress).await,
         }
     }
 
@@ -123,6 +132,7 @@ impl Matchmaker {
         &mut self,
         store: &Store,
         roster: i64,
+        changes: i64,
         progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
     ) -> anyhow::Result<Report> {
         let rows =
@@ -141,7 +151,7 @@ impl Matchmaker {
         .await
         .context("the scoring thread failed")??;
         let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let state = State { population, top, ids, index, inputs, watermark, roster };
+        let state = State { population, top, ids, index, inputs, watermark, roster, changes };
         let pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
         let saved = self.save(store, &state, pairs).await?;
         let report = Report { organisations: state.ids.len(), rescored: state.ids.len(), saved };
@@ -149,7 +159,8 @@ impl Matchmaker {
         Ok(report)
     }
 
-    async fn incremental(&mut self, store: &Store, mut state: State) -> anyhow::Result<Report> {
+    async fn incremental(&mut self, store: &Store, mut state: State, changes: i64) -> anyhow::Result<Report> {
+        state.changes = changes;
         let since = state.watermark - WATERMARK_MARGIN;
         let rows = store
             .scoring_rows(Some(since), &self.catalogue.questionnaire)

@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use domain::anonymity::Shown;
 use domain::{Catalogue, OrgKind, scoring_input};
 use scoring::{Model, OrgInput, Population};
-use store::generations::ROSTER;
+use store::generations::{CHANGES, ROSTER};
 use store::matches::CounterpartProfile;
 use store::organisations::ScoringRow;
 use store::{OrgId, Store};
@@ -88,8 +87,14 @@ struct State {
     text: TextIndex,
     watermark: DateTime<Utc>,
     roster: i64,
+    /// The `changes` generation loaded: nothing is read again until it moves on.
+    changes: i64,
     checked: Instant,
 }
+
+/// Something worked out from one state of the population, and kept while it lasts: the
+/// generation it came from, the population's length, and the values.
+type Kept<T> = (i64, usize, Arc<Vec<T>>);
 
 /// The search's population, shared by every request of a process.
 pub struct Search {
@@ -97,7 +102,16 @@ pub struct Search {
     model: Model,
     state: Arc<RwLock<Option<State>>>,
     refreshing: tokio::sync::Mutex<()>,
+    /// Each organisation's group in the anonymity index: (its generation, the population's
+    /// length, the groups).
+    groups: std::sync::Mutex<Option<Kept<u32>>>,
+    /// Searchers' rows of scores, kept while nothing changed (a member pages through results
+    /// and refines its filters): searcher to (`changes` generation, population length, row).
+    rows: std::sync::Mutex<HashMap<OrgId, Kept<f32>>>,
 }
+
+/// Searchers whose rows of scores are kept.
+const ROWS_KEPT: usize = 64;
 
 impl std::fmt::Debug for Search {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,24 +141,17 @@ fn entry(row: &ScoringRow) -> Entry {
     }
 }
 
-/// Whether a card's shown region is, or lies within, the `wanted` area (a region, a nation,
-/// `uk` or `outside_uk`).
-fn within(catalogue: &Catalogue, shown: Option<&str>, wanted: &str) -> bool {
-    let Some(shown) = shown else { return false };
-    if shown == wanted {
-        return true;
-    }
-    let taxonomy = &catalogue.taxonomy;
-    match wanted {
-        domain::UK => shown != domain::OUTSIDE_UK,
-        nation => taxonomy.nation_of(shown).is_some_and(|n| n.id == nation),
-    }
-}
-
 impl Search {
     pub fn new(catalogue: Arc<Catalogue>) -> Search {
         let model = Model::standard(catalogue.questionnaire.layout());
-        Search { catalogue, model, state: Arc::new(RwLock::new(None)), refreshing: tokio::sync::Mutex::new(()) }
+        Search {
+            catalogue,
+            model,
+            state: Arc::new(RwLock::new(None)),
+            refreshing: tokio::sync::Mutex::new(()),
+            groups: std::sync::Mutex::new(None),
+            rows: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     fn input(&self, row: &ScoringRow) -> OrgInput {
@@ -157,19 +164,38 @@ impl Search {
         if fresh(&self.state.read().unwrap_or_else(|p| p.into_inner())) {
             return Ok(());
         }
-        let _one_at_a_time = self.refreshing.lock().await;
-        let (roster_known, since) = {
+        // One refresh at a time. While one runs, searches use the population as it was, unless
+        // there is none yet.
+        let loaded = self.state.read().unwrap_or_else(|p| p.into_inner()).is_some();
+        let _one_at_a_time = match self.refreshing.try_lock() {
+            Ok(guard) => guard,
+            Err(_) if loaded => return Ok(()),
+            Err(_) => self.refreshing.lock().await,
+        };
+        let (roster_known, changes_known, since) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             if fresh(&state) {
                 return Ok(());
             }
-            (state.as_ref().map(|s| s.roster), state.as_ref().map(|s| s.watermark - MARGIN))
+            (
+                state.as_ref().map(|s| s.roster),
+                state.as_ref().map(|s| s.changes),
+                state.as_ref().map(|s| s.watermark - MARGIN),
+            )
         };
+        // Read the counters before the rows: a change committed meanwhile moves them on again.
         let roster = store.generation(ROSTER).await.context("failed to read the roster generation")?;
+        let changes = store.generation(CHANGES).await.context("failed to read the changes generation")?;
+        if changes_known == Some(changes) && roster_known == Some(roster) {
+            if let Some(state) = self.state.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                state.checked = Instant::now();
+            }
+            return Ok(());
+        }
         let questionnaire = &self.catalogue.questionnaire;
         if roster_known != Some(roster) || since.is_none() {
             let rows = store.scoring_rows(None, questionnaire).await.context("failed to load organisations")?;
-            let state = self.build(rows, roster)?;
+            let state = self.build(rows, roster, changes)?;
             *self.state.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
             return Ok(());
         }
@@ -198,11 +224,12 @@ impl Search {
             state.text.set(i, &text);
             state.watermark = state.watermark.max(row.changed_at);
         }
+        state.changes = changes;
         state.checked = Instant::now();
         Ok(())
     }
 
-    fn build(&self, rows: Vec<ScoringRow>, roster: i64) -> anyhow::Result<State> {
+    fn build(&self, rows: Vec<ScoringRow>, roster: i64, changes: i64) -> anyhow::Result<State> {
         let inputs: Vec<OrgInput> = rows.iter().map(|r| self.input(r)).collect();
         let population = Population::new(self.catalogue.questionnaire.layout().clone(), &inputs)?;
         let mut text = TextIndex::default();
@@ -218,6 +245,7 @@ impl Search {
             watermark: rows.iter().map(|r| r.changed_at).max().unwrap_or_else(Utc::now),
             text,
             roster,
+            changes,
             checked: Instant::now(),
         })
     }
@@ -252,6 +280,43 @@ impl Search {
             .context("the search thread failed")?
     }
 
+    /// The group of each organisation of the search's population in `anonymity`'s generation
+    /// (`u32::MAX` for one it does not know), worked out once per generation.
+    fn groups(&self, state: &State, anonymity: &Snapshot) -> Arc<Vec<u32>> {
+        let mut cached = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((generation, length, groups)) = cached.as_ref()
+            && *generation == anonymity.generation
+            && *length == state.entries.len()
+        {
+            return groups.clone();
+        }
+        let groups: Arc<Vec<u32>> =
+            Arc::new(state.entries.iter().map(|e| anonymity.group_of(e.id).map_or(u32::MAX, |g| g as u32)).collect());
+        *cached = Some((anonymity.generation, state.entries.len(), groups.clone()));
+        groups
+    }
+
+    /// The searcher's scores against everyone, from the engine, or as kept since nothing changed.
+    fn row(&self, state: &State, searcher: OrgId, me: usize) -> anyhow::Result<Arc<Vec<f32>>> {
+        let key = (state.changes, state.entries.len());
+        if let Some((changes, length, row)) = self.rows.lock().unwrap_or_else(|p| p.into_inner()).get(&searcher)
+            && (*changes, *length) == key
+        {
+            return Ok(row.clone());
+        }
+        let options = scoring::Options { threads: 1, ..scoring::Options::default() };
+        let row = Arc::new(scoring::score_row(&state.population, &self.model, me, &options)?);
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        if rows.len() >= ROWS_KEPT {
+            rows.retain(|_, (changes, length, _)| (*changes, *length) == key);
+            if let Some(evicted) = rows.keys().next().copied().filter(|_| rows.len() >= ROWS_KEPT) {
+                rows.remove(&evicted);
+            }
+        }
+        rows.insert(searcher, (key.0, key.1, row.clone()));
+        Ok(row)
+    }
+
     fn search_now(
         &self,
         searcher: OrgId,
@@ -262,16 +327,37 @@ impl Search {
         let guard = self.state.read().unwrap_or_else(|p| p.into_inner());
         let Some(state) = guard.as_ref() else { return Ok(Results { hits: vec![], next_page: None }) };
         let Some(&me) = state.positions.get(&searcher) else { return Ok(Results { hits: vec![], next_page: None }) };
-        let options = scoring::Options { threads: 1, ..scoring::Options::default() };
-        let row = scoring::score_row(&state.population, &self.model, me, &options)?;
-        let text = query.text.as_deref().filter(|t| state.text.has_terms(t)).map(|t| state.text.search(t));
-        let best_text = text.as_ref().map_or(0.0, |t| t.values().copied().fold(0.0f32, f32::max));
-        // Everyone the searcher could meet, by rank; then the filters on what cards show, one
-        // group at a time (a group is shown alike).
+        let started = Instant::now();
+        let row = self.row(state, searcher, me)?;
+        let scored = started.elapsed();
+        let text = query.text.as_deref().filter(|t| state.text.has_terms(t)).map(|t| state.text.search(t, row.len()));
+        let best_text = text.as_ref().map_or(0.0, |t| t.iter().copied().fold(0.0f32, f32::max));
+        let groups = self.groups(state, anonymity);
+        let filter =
+            anonymity.card_filter(query.kind, query.sector.as_deref(), query.stage.as_deref(), query.region.as_deref());
+        // Whether each group passes the filters on what cards show (a group is shown alike to
+        // one viewer): 0 not known yet, 1 passes, 2 does not.
+        let group_filter = anonymity.group_filter(searcher, filter);
+        let mut verdicts = vec![0u8; anonymity.group_count()];
+        let mut passes = |j: usize| -> bool {
+            let Some(group) = groups.get(j).copied().filter(|g| *g != u32::MAX) else { return false };
+            let verdict = &mut verdicts[group as usize];
+            if *verdict == 0 {
+                *verdict = if group_filter.passes(group as usize) { 1 } else { 2 };
+            }
+            *verdict == 1
+        };
+        let mut left_out = vec![false; state.entries.len()];
+        for org in known {
+            if let Some(&j) = state.positions.get(org) {
+                left_out[j] = true;
+            }
+        }
+        // Everyone the searcher could meet that the filters let through, with its rank.
         let mut ranked: Vec<(f64, f64, usize)> = Vec::new();
         for (j, &score) in row.iter().enumerate() {
             let entry = &state.entries[j];
-            if j == me || score == scoring::EXCLUDED || !entry.visible || known.contains(&entry.id) {
+            if j == me || score == scoring::EXCLUDED || !entry.visible || left_out[j] {
                 continue;
             }
             if query.capability.as_ref().is_some_and(|c| !entry.capabilities_offered.contains(c)) {
@@ -280,47 +366,35 @@ impl Search {
             let compatibility = f64::from(score);
             let rank = match &text {
                 None => compatibility,
-                Some(found) => match found.get(&(j as u32)) {
-                    None => continue,
-                    Some(&relevance) => {
+                Some(found) => match found[j] {
+                    relevance if relevance <= 0.0 => continue,
+                    relevance => {
                         TEXT_WEIGHT * f64::from(relevance / best_text.max(f32::EPSILON))
                             + (1.0 - TEXT_WEIGHT) * compatibility
                     }
                 },
             };
+            if !passes(j) {
+                continue;
+            }
             ranked.push((rank, compatibility, j));
         }
-        // Best first; ties keep the population's order, so results do not depend on timing.
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
-        let mut shown_by_group: HashMap<usize, Shown> = HashMap::new();
+        let filtered = started.elapsed();
+        // Only the cards up to this page need an order: best first, and ties keep the
+        // population's order, so results do not depend on timing.
+        let order = |a: &(f64, f64, usize), b: &(f64, f64, usize)| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2));
         let page = query.page.max(1);
         let skip = (page - 1) * PAGE_SIZE;
-        let mut passed = 0;
+        let wanted = skip + PAGE_SIZE + 1;
+        let total = ranked.len();
+        if total > wanted {
+            ranked.select_nth_unstable_by(wanted - 1, order);
+            ranked.truncate(wanted);
+        }
+        ranked.sort_by(order);
         let mut hits = Vec::new();
-        let mut more = false;
-        for (rank, compatibility, j) in ranked {
+        for &(rank, compatibility, j) in ranked.iter().skip(skip).take(PAGE_SIZE) {
             let entry = &state.entries[j];
-            let shown = match anonymity.group_of(entry.id) {
-                Some(group) => shown_by_group
-                    .entry(group)
-                    .or_insert_with(|| anonymity.search_profile(searcher, entry.id, &entry.written).shown),
-                None => continue,
-            };
-            let fits = query.kind.is_none_or(|k| shown.kind == Some(k))
-                && query.sector.as_ref().is_none_or(|s| shown.sectors.contains(s))
-                && query.stage.as_ref().is_none_or(|s| shown.innovation_stage.as_ref() == Some(s))
-                && query.region.as_ref().is_none_or(|r| within(&self.catalogue, shown.region.as_deref(), r));
-            if !fits {
-                continue;
-            }
-            passed += 1;
-            if passed <= skip {
-                continue;
-            }
-            if hits.len() == PAGE_SIZE {
-                more = true;
-                break;
-            }
             let profile = anonymity.search_profile(searcher, entry.id, &entry.written);
             let described = describe(&self.catalogue, &self.model, &state.inputs[me], &state.inputs[j])?;
             hits.push(Hit {
@@ -332,6 +406,14 @@ impl Search {
                 rank,
             });
         }
+        tracing::debug!(
+            scored_ms = scored.as_secs_f64() * 1e3,
+            filtered_ms = filtered.as_secs_f64() * 1e3,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            found = total,
+            "search"
+        );
+        let more = total > skip + PAGE_SIZE;
         Ok(Results { hits, next_page: more.then_some(page + 1) })
     }
 }

@@ -92,6 +92,18 @@ impl Application {
             match_lists,
             sessions: Sessions::default(),
         });
+        if state.settings.background_workers {
+            // Load what search and anonymous profiles need before the first member asks.
+            let warm = state.clone();
+            workers.push(tokio::spawn(async move {
+                if let Err(error) = warm.search.refresh(&warm.store).await {
+                    tracing::error!(error = %format!("{error:#}"), "failed to load the search population");
+                }
+                if let Err(error) = warm.anonymity.current(&warm.store).await {
+                    tracing::error!(error = %format!("{error:#}"), "failed to load the anonymity index");
+                }
+            }));
+        }
         let shared = state.clone();
         let https = state.settings.https();
         let server = HttpServer::new(move || {

@@ -13,8 +13,20 @@ use crate::{Store, StoreError};
 pub const POPULATION: &str = "population";
 /// Changes whenever an organisation left (so that the matchmaker starts afresh).
 pub const ROSTER: &str = "roster";
+/// Changes whenever what the scoring engine reads of any organisation may have changed: a
+/// profile, answers, a verification, a removal. Readers that keep organisations in memory
+/// (the matchmaker, search) ask the store what changed only when it moved on.
+pub const CHANGES: &str = "changes";
 
 pub(crate) async fn bump(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreError> {
+    if name != CHANGES {
+        // Whatever moves another counter changes what is scored too.
+        bump_one(db, CHANGES).await?;
+    }
+    bump_one(db, name).await
+}
+
+async fn bump_one(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreError> {
     generation::Entity::update_many()
         .col_expr(generation::Column::Value, Expr::col(generation::Column::Value).add(1))
         .filter(generation::Column::Name.eq(name))

@@ -567,11 +567,18 @@ pub struct AskLimits {
 impl Store {
     /// Every organisation `org` has a match with (in any state).
     pub async fn counterparts_of(&self, org: OrgId) -> Result<HashSet<OrgId>, StoreError> {
-        let found = matches::Entity::find()
-            .filter(Condition::any().add(matches::Column::OrgLow.eq(org.0)).add(matches::Column::OrgHigh.eq(org.0)))
-            .all(&self.read)
-            .await?;
-        Ok(found.into_iter().map(|m| OrgId(if m.org_low == org.0 { m.org_high } else { m.org_low })).collect())
+        #[derive(FromQueryResult)]
+        struct Counterpart {
+            organisation_id: i64,
+        }
+        // Through the parties' index on organisation_id (the pair index serves org_low only).
+        let sql = "SELECT theirs.organisation_id FROM match_parties mine \
+                   JOIN match_parties theirs ON theirs.match_id = mine.match_id \
+                    AND theirs.organisation_id <> mine.organisation_id \
+                   WHERE mine.organisation_id = ?";
+        let found =
+            Counterpart::find_by_statement(statement(self.backend(), sql, [org.0.into()])).all(&self.read).await?;
+        Ok(found.into_iter().map(|c| OrgId(c.organisation_id)).collect())
     }
 
     /// Creates the match of `candidate` because `asker` asked for it from search, with the email

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::entities::{account, answer, organisation};
-use crate::generations::{POPULATION, ROSTER, bump};
+use crate::generations::{CHANGES, POPULATION, ROSTER, bump};
 use crate::{OrgId, Store, StoreError, from_json, statement, to_json};
 
 /// An organisation and its profile, as its own members see it.
@@ -153,6 +153,7 @@ impl Store {
         }
         let next = Organisation { profile: profile.clone(), ..current.clone() };
         write_profile(&txn, id, &profile, now).await?;
+        bump(&txn, CHANGES).await?;
         let population_changed = next.quasi_identifiers() != current.quasi_identifiers();
         if population_changed {
             bump(&txn, POPULATION).await?;
@@ -188,6 +189,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         write_answers(&txn, id, answers, questionnaire, now).await?;
+        bump(&txn, CHANGES).await?;
         txn.commit().await?;
         Ok(())
     }
