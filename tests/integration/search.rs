@@ -58,6 +58,11 @@ async fn field(app: &TestApp) -> (Member, Vec<Member>) {
 async fn results_are_ranked_by_the_scoring_engine() {
     on_every_backend(async |app: TestApp| {
         let (searcher, others) = field(&app).await;
+        // The last to join fits best: the order cannot be the order of joining.
+        for (n, other) in others.iter().enumerate() {
+            let reversed = answers(move |i, _| usize::from(i < (4 - n) * 8), "very");
+            app.put("/api/v1/me/answers", &reversed, &other.token).await;
+        }
         let results = search(&app, &searcher, "").await;
         // The engine's own order, from the same rows.
         let catalogue = domain::Catalogue::builtin().expect("catalogue");
@@ -84,7 +89,7 @@ async fn results_are_ranked_by_the_scoring_engine() {
         expected.sort_by(|a, b| b.0.total_cmp(&a.0));
         let expected: Vec<String> = expected.into_iter().map(|(_, s)| s).collect();
         assert_eq!(summaries(&results), expected);
-        assert_eq!(summaries(&results)[0], "Team 0: we prevent falls and run clinical trials");
+        assert_eq!(summaries(&results)[0], "Team 4: we prevent falls and run clinical trials");
         for card in results["results"].as_array().expect("cards") {
             assert!(card["ref"].is_string() && card["alias"].is_string());
             for dimension in ["values", "working_style", "org_health", "goals", "capabilities", "sectors"] {
@@ -114,6 +119,12 @@ async fn search_leaves_out_the_searcher_its_matches_excluded_pairs_and_the_invis
         let mut found = summaries(&search(&app, &searcher, "").await);
         found.sort();
         assert_eq!(found, [team(0), team(1)], "only Alpha and Bravo");
+        // Visibility turned off once the search has everyone in memory.
+        app.put("/api/v1/me/profile", &json!({"search_visible": false}), &others[1].token).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(summaries(&search(&app, &searcher, "").await), [team(0)], "Bravo turned visibility off");
+        app.put("/api/v1/me/profile", &json!({"search_visible": true}), &others[1].token).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         // Alpha becomes a match; from then on it is left out.
         let first = search(&app, &searcher, "").await["results"][0].clone();
         let asked = app
@@ -157,6 +168,12 @@ async fn free_text_is_stemmed_and_ranked() {
         assert_eq!(found[0], texts[2], "more of the words ranks higher: {found:?}");
         let capabilities = summaries(&search(&app, &searcher, "?q=genomics").await);
         assert!(capabilities.is_empty());
+        let evaluator = app.member("org9@text.example", "Text Org 9", "academic").await;
+        let offers = json!({"anonymous_summary": "A quiet team", "capabilities_offered": ["health_economics"]});
+        app.put("/api/v1/me/profile", &offers, &evaluator.token).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let found = summaries(&search(&app, &searcher, "?q=economic").await);
+        assert_eq!(found, ["A quiet team"], "the labels of capabilities offered are searched too");
         let bad = app.get("/api/v1/search?kind=pirate&page=0", Some(&searcher.token)).await;
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = json_of(bad).await;
@@ -171,7 +188,8 @@ async fn a_ref_works_only_for_its_searcher_and_asking_creates_the_match_once() {
         let (searcher, others) = field(&app).await;
         let other_searcher = app.member("tam@other.example", "Other Seeker Ltd", "sme").await;
         app.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &other_searcher.token).await;
-        let card = search(&app, &searcher, "").await["results"][0].clone();
+        let card = search(&app, &searcher, "?kind=health_org").await["results"][0].clone();
+        let n: usize = card["counterpart"]["anonymous_summary"].as_str().expect("summary")[5..6].parse().expect("team");
         let reference = card["ref"].as_str().expect("ref").to_owned();
         let theirs = search(&app, &other_searcher, "").await;
         let same_org = theirs["results"]
@@ -182,7 +200,8 @@ async fn a_ref_works_only_for_its_searcher_and_asking_creates_the_match_once() {
             .expect("the same organisation");
         assert_ne!(same_org["ref"], card["ref"], "refs are bound to their searcher");
         assert_ne!(same_org["alias"], card["alias"], "and so are aliases");
-        assert_eq!(search(&app, &searcher, "").await["results"][0]["alias"], card["alias"], "stable for one searcher");
+        let again = search(&app, &searcher, "?kind=health_org").await;
+        assert_eq!(again["results"][0]["alias"], card["alias"], "stable for one searcher");
 
         let ask = format!("/api/v1/search/{reference}/ask");
         assert_eq!(app.post(&ask, &json!({}), Some(&other_searcher.token)).await.status(), StatusCode::NOT_FOUND);
@@ -197,7 +216,7 @@ async fn a_ref_works_only_for_its_searcher_and_asking_creates_the_match_once() {
         assert_eq!(again.status(), StatusCode::OK);
         assert_eq!(json_of(again).await["id"], id.as_str(), "the existing match");
         // The other side sees it as asked by them, and was told by email without a name.
-        let target = &others[0];
+        let target = &others[n];
         let seen = json_of(app.get(&format!("/api/v1/matches/{id}"), Some(&target.token)).await).await;
         assert_eq!(seen["asked_by_them"], true);
         let mine = json_of(app.get(&format!("/api/v1/matches/{id}"), Some(&searcher.token)).await).await;
@@ -206,10 +225,8 @@ async fn a_ref_works_only_for_its_searcher_and_asking_creates_the_match_once() {
         let told = app.emails_to(&target.email);
         assert!(told.iter().any(|e| e.contains("asked to be introduced") && e.contains(&format!("/matches/{id}"))));
         // No longer in the searcher's results; the rest works as for any match.
-        assert!(
-            !summaries(&search(&app, &searcher, "").await)
-                .contains(&"Team 0: we prevent falls and run clinical trials".to_owned())
-        );
+        let gone = format!("Team {n}: we prevent falls and run clinical trials");
+        assert!(!summaries(&search(&app, &searcher, "").await).contains(&gone));
         for member in [&searcher, target] {
             app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&member.token)).await;
         }
@@ -235,6 +252,17 @@ async fn nothing_identifies_an_organisation_in_search_or_in_the_ask_email() {
         let asked = app.post(&format!("/api/v1/search/{reference}/ask"), &json!({}), Some(&searcher.token)).await;
         let id = json_of(asked).await["id"].as_str().expect("id").to_owned();
         seen.push(app.get(&format!("/api/v1/matches/{id}"), Some(&searcher.token)).await.text().await.expect("body"));
+        let mut ids = Vec::new();
+        for other in &others {
+            let email = domain::EmailAddress::parse(&other.email).expect("email");
+            let account = app.store.account_by_email(&email).await.expect("store").expect("account");
+            ids.push(account.organisation_public_id);
+        }
+        for text in &seen {
+            for id in &ids {
+                assert!(!text.contains(id.as_str()), "a public id in search:\n{text}");
+            }
+        }
         for other in &others {
             let name = other.name.trim_end_matches(" Org");
             for text in &seen {
@@ -282,6 +310,58 @@ async fn cards_are_k_anonymous() {
         // Filters work on what cards show, so they cannot single anyone out either.
         let filtered = search(&app, &searcher, "?region=northern_ireland").await;
         assert_eq!(filtered["results"], json!([]), "{backend:?}");
+        drop_database(backend, &app.settings.database_url).await;
+    }
+    // With k = 1 (groups of two), two SMEs and five trusts: the trusts are shown as such, and
+    // filters on what is shown pass them.
+    for backend in backends() {
+        let app = spawn_app_with(backend, |s| s.k_anonymity = 1).await;
+        let (searcher, others) = field(&app).await;
+        app.member("tam@other.example", "Other Seeker Ltd", "sme").await;
+        for other in &others {
+            app.put("/api/v1/me/profile", &json!({"region": "wales", "sectors": ["genomics"]}), &other.token).await;
+        }
+        let trusts = search(&app, &searcher, "?kind=health_org&region=uk&sector=genomics").await;
+        assert_eq!(trusts["results"].as_array().map(Vec::len), Some(5), "{backend:?}");
+        for card in trusts["results"].as_array().expect("cards") {
+            assert_eq!(card["counterpart"]["kind"], "health_org");
+            assert_eq!(card["counterpart"]["region"], "wales");
+        }
+        assert_eq!(search(&app, &searcher, "?kind=academic").await["results"], json!([]));
+        assert_eq!(search(&app, &searcher, "?region=scotland").await["results"], json!([]));
+        drop_database(backend, &app.settings.database_url).await;
+    }
+}
+
+#[tokio::test]
+async fn asking_takes_turns_with_the_cap_and_finds_only_those_still_visible() {
+    for backend in backends() {
+        let app = spawn_app_with(backend, |s| s.matching.max_open = 1).await;
+        let (searcher, others) = field(&app).await;
+        let cards = search(&app, &searcher, "").await["results"].as_array().expect("cards").clone();
+        let refs: Vec<String> = cards.iter().map(|c| c["ref"].as_str().expect("ref").to_owned()).collect();
+        let ask = |reference: &str| format!("/api/v1/search/{reference}/ask");
+        let (first, empty) = (ask(&refs[0]), json!({}));
+        let (a, b) = tokio::join!(
+            app.post(&first, &empty, Some(&searcher.token)),
+            app.post(&first, &empty, Some(&searcher.token)),
+        );
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED], "{backend:?}: one match for two asks at once");
+        let capped = app.post(&ask(&refs[1]), &json!({}), Some(&searcher.token)).await;
+        assert_eq!(capped.status(), StatusCode::CONFLICT, "{backend:?}: one open match allowed");
+        let matches = json_of(app.get("/api/v1/matches", Some(&searcher.token)).await).await;
+        assert_eq!(matches["matches"].as_array().map(Vec::len), Some(1));
+        // An organisation that turned visibility off cannot be asked, even with a ref from before.
+        let other = json_of(app.get("/api/v1/search", Some(&others[4].token)).await).await;
+        let reference = other["results"][0]["ref"].as_str().expect("ref").to_owned();
+        let hidden_summary = other["results"][0]["counterpart"]["anonymous_summary"].clone();
+        for member in others[..4].iter().chain([&searcher]) {
+            app.put("/api/v1/me/profile", &json!({"search_visible": false}), &member.token).await;
+        }
+        let asked = app.post(&ask(&reference), &json!({}), Some(&others[4].token)).await;
+        assert_eq!(asked.status(), StatusCode::NOT_FOUND, "{backend:?}: {hidden_summary}");
         drop_database(backend, &app.settings.database_url).await;
     }
 }

@@ -475,24 +475,49 @@ impl AnonymityIndex {
             .clone()
     }
 
-    /// Whether the cards of group `group`, as shown to the member at `viewer`, pass `filter`
-    /// (with [`AnonymityIndex::shown_in_full`]: every sector of the group); `counterparts` is
-    /// [`AnonymityIndex::counterparts_per_group`] of that viewer.
-    pub fn group_passes(&self, group: usize, viewer: usize, filter: &CardFilter, counterparts: &[u32]) -> bool {
-        let (Some(class), Some(v)) = (self.classes.get(group), self.orgs.get(viewer)) else { return false };
-        if filter.impossible {
-            return false;
-        }
+    /// What the member at `viewer` is shown of group `group`'s fields: its level, or nothing
+    /// when fewer than `k` of it could be the viewer's counterpart.
+    fn level_for(&self, group: usize, viewer: usize, counterparts: &[u32]) -> Option<Level> {
+        let (class, v) = (self.classes.get(group)?, self.orgs.get(viewer)?);
         let mut candidates = counterparts.get(group).copied().unwrap_or(0);
         if self.class_of[viewer] as usize == group && v.compatible(v) {
             candidates = candidates.saturating_sub(1);
         }
-        let level = if (candidates as usize) < self.k {
-            // Nothing is shown: only an empty filter passes.
-            Level { kind: None, area: Area::Any, size: None, stage: None, sectors: 0 }
-        } else {
-            class.level
-        };
+        ((candidates as usize) >= self.k).then_some(class.level)
+    }
+
+    /// The share of sectors in common between what group `group` shows the member at
+    /// `viewer` and the viewer's own (0 when it shows nothing), as the `sectors` dimension
+    /// counts it.
+    pub fn group_sector_share(&self, group: usize, viewer: usize, counterparts: &[u32]) -> f64 {
+        match (self.level_for(group, viewer, counterparts), self.orgs.get(viewer)) {
+            (Some(level), Some(v)) => {
+                let smaller = level.sectors.count_ones().min(v.sectors.count_ones());
+                if smaller == 0 {
+                    0.0
+                } else {
+                    f64::from((level.sectors & v.sectors).count_ones()) / f64::from(smaller)
+                }
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Whether the cards of group `group`, as shown to the member at `viewer`, pass `filter`
+    /// (with [`AnonymityIndex::shown_in_full`]: every sector of the group); `counterparts` is
+    /// [`AnonymityIndex::counterparts_per_group`] of that viewer.
+    pub fn group_passes(&self, group: usize, viewer: usize, filter: &CardFilter, counterparts: &[u32]) -> bool {
+        if filter.impossible || self.classes.get(group).is_none() || self.orgs.get(viewer).is_none() {
+            return false;
+        }
+        // Nothing shown: only an empty filter passes.
+        let level = self.level_for(group, viewer, counterparts).unwrap_or(Level {
+            kind: None,
+            area: Area::Any,
+            size: None,
+            stage: None,
+            sectors: 0,
+        });
         let area = match (filter.area, level.area) {
             (None, _) => true,
             (Some(wanted), shown) if wanted == shown => true,

@@ -46,6 +46,8 @@ impl Snapshot {
             ),
             None => (Shown::default(), 0.0),
         };
+        // A profile that shows nothing tells nothing of sectors either.
+        let sector_share = if shown == Shown::default() { 0.0 } else { sector_share };
         AnonymousProfile {
             shown,
             capabilities_offered: written.capabilities_offered.clone(),
@@ -66,6 +68,8 @@ impl Snapshot {
             ),
             None => (Shown::default(), 0.0),
         };
+        // A profile that shows nothing tells nothing of sectors either.
+        let sector_share = if shown == Shown::default() { 0.0 } else { sector_share };
         AnonymousProfile {
             shown,
             capabilities_offered: written.capabilities_offered.clone(),
@@ -155,6 +159,14 @@ impl GroupFilter<'_> {
         match (self.viewer, &self.counterparts) {
             (Some(viewer), Some(counterparts)) => self.index.group_passes(group, viewer, &self.filter, counterparts),
             _ => false,
+        }
+    }
+
+    /// The sector share that cards of `group` show the viewer (see `AnonymousProfile`).
+    pub fn sector_share(&self, group: usize) -> f64 {
+        match (self.viewer, &self.counterparts) {
+            (Some(viewer), Some(counterparts)) => self.index.group_sector_share(group, viewer, counterparts),
+            _ => 0.0,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The matchmaker: loads organisations from the store into the scoring engine, keeps the
-//! engine's top-k lists up to date as organisations change (incrementally, from a watermark
-//! on `changed_at`), and saves the pairs worth suggesting as matches, with their vector,
+//! engine's top-k lists up to date as organisations change (incrementally, by the `changes`
+//! generation each organisation is stamped with when it changes), and saves the pairs worth suggesting as matches, with their vector,
 //! explanations and fresh random aliases.
 //!
 //! Invariants: knows neither HTTP nor SQL (it talks to `store` and `scoring`); the engine runs
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::{Catalogue, scoring_input};
 use scoring::{Model, Options, OrgInput, Population, TopK};
 use store::generations::{CHANGES, ROSTER};
@@ -55,17 +55,12 @@ impl Default for Settings {
     }
 }
 
-/// How far back an incremental run looks before its watermark, so that a change committed
-/// late by another process is not missed; re-scoring an organisation twice is harmless.
-const WATERMARK_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
-
 struct State {
     population: Population,
     top: TopK,
     ids: Vec<OrgId>,
     index: HashMap<OrgId, usize>,
     inputs: Vec<OrgInput>,
-    watermark: DateTime<Utc>,
     /// The roster generation loaded: when an organisation leaves, it moves on and the next
     /// run starts afresh.
     roster: i64,
@@ -137,7 +132,6 @@ impl Matchmaker {
     ) -> anyhow::Result<Report> {
         let rows =
             store.scoring_rows(None, &self.catalogue.questionnaire).await.context("failed to load organisations")?;
-        let watermark = rows.iter().map(|r| r.changed_at).max().unwrap_or_else(Utc::now);
         let ids: Vec<OrgId> = rows.iter().map(|r| r.id).collect();
         let inputs: Vec<OrgInput> = rows.iter().map(|r| self.input(r)).collect();
         let (layout, model, settings) =
@@ -151,7 +145,7 @@ impl Matchmaker {
         .await
         .context("the scoring thread failed")??;
         let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let state = State { population, top, ids, index, inputs, watermark, roster, changes };
+        let state = State { population, top, ids, index, inputs, roster, changes };
         let pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
         let saved = self.save(store, &state, pairs).await?;
         let report = Report { organisations: state.ids.len(), rescored: state.ids.len(), saved };
@@ -160,8 +154,10 @@ impl Matchmaker {
     }
 
     async fn incremental(&mut self, store: &Store, mut state: State, changes: i64) -> anyhow::Result<Report> {
+        // Organisations stamped after the generation loaded last (a change that commits after
+        // `changes` was read is loaded now or next time; loading one twice is harmless).
+        let since = state.changes;
         state.changes = changes;
-        let since = state.watermark - WATERMARK_MARGIN;
         let rows = store
             .scoring_rows(Some(since), &self.catalogue.questionnaire)
             .await
@@ -185,7 +181,6 @@ impl Matchmaker {
                 }
             };
             changed.push(i);
-            state.watermark = state.watermark.max(row.changed_at);
         }
         if changed.is_empty() {
             let report = Report { organisations: state.ids.len(), ..Report::default() };

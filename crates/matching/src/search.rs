@@ -13,7 +13,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use domain::{Catalogue, OrgKind, scoring_input};
 use scoring::{Model, OrgInput, Population};
 use store::generations::{CHANGES, ROSTER};
@@ -27,13 +26,22 @@ use crate::{Described, describe};
 
 /// Cards per page (CONTRACT.md invariant 7: at most 20).
 pub const PAGE_SIZE: usize = 20;
+/// The last page a search goes to.
+pub const MAX_PAGE: usize = 500;
+
+/// A 64-bit mix (SplitMix64's finaliser): ties in a searcher's results fall in the order of
+/// their keys mixed with the searcher's seed.
+fn split_mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
 /// With free text, a card's rank is this share of its text relevance (BM25, relative to the
 /// best of the results) plus the rest of its compatibility.
 pub const TEXT_WEIGHT: f64 = 0.6;
 /// How long the in-memory population is trusted before the store is asked what changed.
 const FRESH: Duration = Duration::from_secs(1);
-/// How far back a refresh looks before its watermark, for changes committed late.
-const MARGIN: chrono::Duration = chrono::Duration::seconds(10);
 
 /// A search, parsed: filters on what cards show, free text, and a page (from 1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +53,8 @@ pub struct Query {
     pub stage: Option<String>,
     pub text: Option<String>,
     pub page: usize,
+    /// The searcher's own seed for the order of ties (from a server key).
+    pub tie_seed: u64,
 }
 
 /// One card: the organisation (for the server to make its ref and alias), what it may be shown
@@ -73,6 +83,8 @@ pub struct Results {
 struct Entry {
     id: OrgId,
     public_id: String,
+    /// A key for ties, from the public id (never from the population's order).
+    tie: u64,
     visible: bool,
     capabilities_offered: Vec<String>,
     written: CounterpartProfile,
@@ -85,21 +97,24 @@ struct State {
     positions: HashMap<OrgId, usize>,
     by_public_id: HashMap<String, usize>,
     text: TextIndex,
-    watermark: DateTime<Utc>,
     roster: i64,
     /// The `changes` generation loaded: nothing is read again until it moves on.
     changes: i64,
+    /// Which full load this is (positions change only with one).
+    build: u64,
     checked: Instant,
 }
 
 /// Something worked out from one state of the population, and kept while it lasts: the
-/// generation it came from, the population's length, and the values.
-type Kept<T> = (i64, usize, Arc<Vec<T>>);
+/// generation it came from, the full load and length of the population, and the values.
+type Kept<T> = (i64, u64, usize, Arc<Vec<T>>);
 
 /// The search's population, shared by every request of a process.
 pub struct Search {
     catalogue: Arc<Catalogue>,
     model: Model,
+    /// The share of the score that the `sectors` dimension carries.
+    sector_weight: f64,
     state: Arc<RwLock<Option<State>>>,
     refreshing: tokio::sync::Mutex<()>,
     /// Each organisation's group in the anonymity index: (its generation, the population's
@@ -108,6 +123,8 @@ pub struct Search {
     /// Searchers' rows of scores, kept while nothing changed (a member pages through results
     /// and refines its filters): searcher to (`changes` generation, population length, row).
     rows: std::sync::Mutex<HashMap<OrgId, Kept<f32>>>,
+    /// Full loads so far.
+    builds: std::sync::atomic::AtomicU64,
 }
 
 /// Searchers whose rows of scores are kept.
@@ -128,9 +145,12 @@ fn searchable(catalogue: &Catalogue, row: &ScoringRow) -> String {
 }
 
 fn entry(row: &ScoringRow) -> Entry {
+    let digest =
+        row.public_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     Entry {
         id: row.id,
         public_id: row.public_id.clone(),
+        tie: digest,
         visible: row.profile.search_visible,
         capabilities_offered: row.profile.capabilities_offered.clone(),
         written: CounterpartProfile {
@@ -145,12 +165,14 @@ impl Search {
     pub fn new(catalogue: Arc<Catalogue>) -> Search {
         let model = Model::standard(catalogue.questionnaire.layout());
         Search {
+            sector_weight: crate::sector_weight_share(&catalogue),
             catalogue,
             model,
             state: Arc::new(RwLock::new(None)),
             refreshing: tokio::sync::Mutex::new(()),
             groups: std::sync::Mutex::new(None),
             rows: std::sync::Mutex::new(HashMap::new()),
+            builds: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -159,7 +181,7 @@ impl Search {
     }
 
     /// Brings the population up to date if it was last checked over a second ago.
-    pub async fn refresh(&self, store: &Store) -> anyhow::Result<()> {
+    pub async fn refresh(self: &Arc<Self>, store: &Store) -> anyhow::Result<()> {
         let fresh = |state: &Option<State>| state.as_ref().is_some_and(|s| s.checked.elapsed() < FRESH);
         if fresh(&self.state.read().unwrap_or_else(|p| p.into_inner())) {
             return Ok(());
@@ -172,16 +194,12 @@ impl Search {
             Err(_) if loaded => return Ok(()),
             Err(_) => self.refreshing.lock().await,
         };
-        let (roster_known, changes_known, since) = {
+        let (roster_known, changes_known) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             if fresh(&state) {
                 return Ok(());
             }
-            (
-                state.as_ref().map(|s| s.roster),
-                state.as_ref().map(|s| s.changes),
-                state.as_ref().map(|s| s.watermark - MARGIN),
-            )
+            (state.as_ref().map(|s| s.roster), state.as_ref().map(|s| s.changes))
         };
         // Read the counters before the rows: a change committed meanwhile moves them on again.
         let roster = store.generation(ROSTER).await.context("failed to read the roster generation")?;
@@ -193,13 +211,19 @@ impl Search {
             return Ok(());
         }
         let questionnaire = &self.catalogue.questionnaire;
-        if roster_known != Some(roster) || since.is_none() {
+        let Some(since) = changes_known.filter(|_| roster_known == Some(roster)) else {
             let rows = store.scoring_rows(None, questionnaire).await.context("failed to load organisations")?;
-            let state = self.build(rows, roster, changes)?;
+            let search = self.clone();
+            let build = self.builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let state = tokio::task::spawn_blocking(move || search.build(rows, roster, changes, build))
+                .await
+                .context("the search thread failed")??;
             *self.state.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
             return Ok(());
-        }
-        let rows = store.scoring_rows(since, questionnaire).await.context("failed to load changed organisations")?;
+        };
+        // Organisations stamped after the generation loaded last.
+        let rows =
+            store.scoring_rows(Some(since), questionnaire).await.context("failed to load changed organisations")?;
         let inputs: Vec<(ScoringRow, OrgInput)> = rows.into_iter().map(|r| (r.clone(), self.input(&r))).collect();
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
         let Some(state) = guard.as_mut() else { return Ok(()) };
@@ -222,14 +246,13 @@ impl Search {
                 }
             };
             state.text.set(i, &text);
-            state.watermark = state.watermark.max(row.changed_at);
         }
         state.changes = changes;
         state.checked = Instant::now();
         Ok(())
     }
 
-    fn build(&self, rows: Vec<ScoringRow>, roster: i64, changes: i64) -> anyhow::Result<State> {
+    fn build(&self, rows: Vec<ScoringRow>, roster: i64, changes: i64, build: u64) -> anyhow::Result<State> {
         let inputs: Vec<OrgInput> = rows.iter().map(|r| self.input(r)).collect();
         let population = Population::new(self.catalogue.questionnaire.layout().clone(), &inputs)?;
         let mut text = TextIndex::default();
@@ -242,7 +265,7 @@ impl Search {
             positions: rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect(),
             by_public_id: rows.iter().enumerate().map(|(i, r)| (r.public_id.clone(), i)).collect(),
             entries: rows.iter().map(entry).collect(),
-            watermark: rows.iter().map(|r| r.changed_at).max().unwrap_or_else(Utc::now),
+            build,
             text,
             roster,
             changes,
@@ -284,23 +307,22 @@ impl Search {
     /// (`u32::MAX` for one it does not know), worked out once per generation.
     fn groups(&self, state: &State, anonymity: &Snapshot) -> Arc<Vec<u32>> {
         let mut cached = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((generation, length, groups)) = cached.as_ref()
-            && *generation == anonymity.generation
-            && *length == state.entries.len()
+        if let Some((generation, build, length, groups)) = cached.as_ref()
+            && (*generation, *build, *length) == (anonymity.generation, state.build, state.entries.len())
         {
             return groups.clone();
         }
         let groups: Arc<Vec<u32>> =
             Arc::new(state.entries.iter().map(|e| anonymity.group_of(e.id).map_or(u32::MAX, |g| g as u32)).collect());
-        *cached = Some((anonymity.generation, state.entries.len(), groups.clone()));
+        *cached = Some((anonymity.generation, state.build, state.entries.len(), groups.clone()));
         groups
     }
 
     /// The searcher's scores against everyone, from the engine, or as kept since nothing changed.
     fn row(&self, state: &State, searcher: OrgId, me: usize) -> anyhow::Result<Arc<Vec<f32>>> {
-        let key = (state.changes, state.entries.len());
-        if let Some((changes, length, row)) = self.rows.lock().unwrap_or_else(|p| p.into_inner()).get(&searcher)
-            && (*changes, *length) == key
+        let key = (state.changes, state.build, state.entries.len());
+        if let Some((changes, build, length, row)) = self.rows.lock().unwrap_or_else(|p| p.into_inner()).get(&searcher)
+            && (*changes, *build, *length) == key
         {
             return Ok(row.clone());
         }
@@ -308,12 +330,12 @@ impl Search {
         let row = Arc::new(scoring::score_row(&state.population, &self.model, me, &options)?);
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         if rows.len() >= ROWS_KEPT {
-            rows.retain(|_, (changes, length, _)| (*changes, *length) == key);
+            rows.retain(|_, (changes, build, length, _)| (*changes, *build, *length) == key);
             if let Some(evicted) = rows.keys().next().copied().filter(|_| rows.len() >= ROWS_KEPT) {
                 rows.remove(&evicted);
             }
         }
-        rows.insert(searcher, (key.0, key.1, row.clone()));
+        rows.insert(searcher, (key.0, key.1, key.2, row.clone()));
         Ok(row)
     }
 
@@ -331,21 +353,23 @@ impl Search {
         let row = self.row(state, searcher, me)?;
         let scored = started.elapsed();
         let text = query.text.as_deref().filter(|t| state.text.has_terms(t)).map(|t| state.text.search(t, row.len()));
-        let best_text = text.as_ref().map_or(0.0, |t| t.iter().copied().fold(0.0f32, f32::max));
         let groups = self.groups(state, anonymity);
         let filter =
             anonymity.card_filter(query.kind, query.sector.as_deref(), query.stage.as_deref(), query.region.as_deref());
         // Whether each group passes the filters on what cards show (a group is shown alike to
         // one viewer): 0 not known yet, 1 passes, 2 does not.
         let group_filter = anonymity.group_filter(searcher, filter);
+        // Per group (a group is shown alike to one viewer): 0 not known yet, 1 passes the
+        // filters on what cards show, 2 does not; and the sector share its cards show.
         let mut verdicts = vec![0u8; anonymity.group_count()];
-        let mut passes = |j: usize| -> bool {
-            let Some(group) = groups.get(j).copied().filter(|g| *g != u32::MAX) else { return false };
-            let verdict = &mut verdicts[group as usize];
-            if *verdict == 0 {
-                *verdict = if group_filter.passes(group as usize) { 1 } else { 2 };
+        let mut shares = vec![0.0f64; anonymity.group_count()];
+        let mut group_view = |j: usize| -> Option<f64> {
+            let group = groups.get(j).copied().filter(|g| *g != u32::MAX)? as usize;
+            if verdicts[group] == 0 {
+                verdicts[group] = if group_filter.passes(group) { 1 } else { 2 };
+                shares[group] = group_filter.sector_share(group);
             }
-            *verdict == 1
+            (verdicts[group] == 1).then_some(shares[group])
         };
         let mut left_out = vec![false; state.entries.len()];
         for org in known {
@@ -353,8 +377,11 @@ impl Search {
                 left_out[j] = true;
             }
         }
-        // Everyone the searcher could meet that the filters let through, with its rank.
-        let mut ranked: Vec<(f64, f64, usize)> = Vec::new();
+        let my_sectors = state.inputs[me].profile.sectors;
+        // Everyone the searcher could meet that the filters let through. Its compatibility is
+        // the engine's, with the sector overlap as far as its card shows it (the exact overlap
+        // would let an order reveal sectors that the card withholds).
+        let mut found: Vec<(f64, f32, usize)> = Vec::new();
         for (j, &score) in row.iter().enumerate() {
             let entry = &state.entries[j];
             if j == me || score == scoring::EXCLUDED || !entry.visible || left_out[j] {
@@ -363,37 +390,48 @@ impl Search {
             if query.capability.as_ref().is_some_and(|c| !entry.capabilities_offered.contains(c)) {
                 continue;
             }
-            let compatibility = f64::from(score);
-            let rank = match &text {
-                None => compatibility,
-                Some(found) => match found[j] {
-                    relevance if relevance <= 0.0 => continue,
-                    relevance => {
-                        TEXT_WEIGHT * f64::from(relevance / best_text.max(f32::EPSILON))
-                            + (1.0 - TEXT_WEIGHT) * compatibility
-                    }
-                },
-            };
-            if !passes(j) {
+            let relevance = text.as_ref().map_or(0.0, |t| t[j]);
+            if text.is_some() && relevance <= 0.0 {
                 continue;
             }
-            ranked.push((rank, compatibility, j));
+            let Some(shown_share) = group_view(j) else { continue };
+            let exact = f64::from(scoring::sector_overlap(my_sectors, state.inputs[j].profile.sectors));
+            let compatibility = f64::from(score) + self.sector_weight * (shown_share - exact);
+            found.push((compatibility, relevance, j));
         }
+        // With free text, relevance counts relative to the best among these results.
+        let best_text = found.iter().map(|f| f.1).fold(0.0f32, f32::max);
+        let mut ranked: Vec<(f64, f64, u64, usize)> = found
+            .into_iter()
+            .map(|(compatibility, relevance, j)| {
+                let rank = if text.is_some() {
+                    TEXT_WEIGHT * f64::from(relevance / best_text.max(f32::EPSILON))
+                        + (1.0 - TEXT_WEIGHT) * compatibility
+                } else {
+                    compatibility
+                };
+                // Ties fall in an order of the searcher's own, unrelated to when organisations
+                // joined or to the database.
+                let tie = split_mix(state.entries[j].tie ^ query.tie_seed);
+                (rank, compatibility, tie, j)
+            })
+            .collect();
         let filtered = started.elapsed();
-        // Only the cards up to this page need an order: best first, and ties keep the
-        // population's order, so results do not depend on timing.
-        let order = |a: &(f64, f64, usize), b: &(f64, f64, usize)| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2));
+        let order = |a: &(f64, f64, u64, usize), b: &(f64, f64, u64, usize)| {
+            b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3))
+        };
         let page = query.page.max(1);
         let skip = (page - 1) * PAGE_SIZE;
         let wanted = skip + PAGE_SIZE + 1;
         let total = ranked.len();
+        // Only the cards up to this page need an order.
         if total > wanted {
             ranked.select_nth_unstable_by(wanted - 1, order);
             ranked.truncate(wanted);
         }
         ranked.sort_by(order);
         let mut hits = Vec::new();
-        for &(rank, compatibility, j) in ranked.iter().skip(skip).take(PAGE_SIZE) {
+        for &(rank, compatibility, _, j) in ranked.iter().skip(skip).take(PAGE_SIZE) {
             let entry = &state.entries[j];
             let profile = anonymity.search_profile(searcher, entry.id, &entry.written);
             let described = describe(&self.catalogue, &self.model, &state.inputs[me], &state.inputs[j])?;
@@ -413,7 +451,7 @@ impl Search {
             found = total,
             "search"
         );
-        let more = total > skip + PAGE_SIZE;
+        let more = total > skip + PAGE_SIZE && page < MAX_PAGE;
         Ok(Results { hits, next_page: more.then_some(page + 1) })
     }
 }

@@ -36,7 +36,7 @@ pub use fit::{ChallengeNeeds, Fit, FitWeights, challenge_fit};
 pub use importance::Importance;
 pub use kernel::KernelChoice;
 pub use layout::{DimensionSpec, Layout, MAX_OPTIONS, QuestionSpec};
-pub use model::Model;
+pub use model::{Model, sector_overlap};
 pub use org::{OrgInput, Profile, QuestionAnswer};
 pub use population::Population;
 pub use topk::{Partner, TopK};

@@ -91,7 +91,8 @@ pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offe
 }
 
 /// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
-pub(crate) fn sector_overlap(a: u64, b: u64) -> f32 {
+/// The `sectors` dimension: sectors in common over the smaller set (0 when either is empty).
+pub fn sector_overlap(a: u64, b: u64) -> f32 {
     let smaller = a.count_ones().min(b.count_ones());
     if smaller == 0 { 0.0 } else { (a & b).count_ones() as f32 / smaller as f32 }
 }

@@ -65,6 +65,18 @@ impl SearchRefs {
         String::from_utf8(plain).ok()
     }
 
+    /// A seed of the searcher's own (for the order of ties in its results).
+    pub fn seed(&self, searcher: &str) -> u64 {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.alias_key).unwrap_or_else(|_| unreachable!("any key length"));
+        mac.update(b"ties\0");
+        mac.update(searcher.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&bytes[..8]);
+        u64::from_le_bytes(seed)
+    }
+
     /// The alias under which `searcher` sees `target` in search.
     pub fn alias(&self, searcher: &str, target: &str) -> String {
         let mut mac =

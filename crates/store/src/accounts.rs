@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use crate::entities::{account, email_token, organisation};
-use crate::generations::{POPULATION, bump};
+use crate::generations::{POPULATION, bump, stamp};
 use crate::mail::{NewEmail, enqueue};
 use crate::organisations::{insert_organisation, write_answers, write_profile};
 use crate::{OrgId, Store, StoreError};
@@ -386,6 +386,7 @@ impl Store {
             .exec(&txn)
             .await?;
         bump(&txn, POPULATION).await?;
+        stamp(&txn, &[account.organisation_id]).await?;
         txn.commit().await?;
         Ok(TokenUse::Accepted { account: account.public_id })
     }
@@ -559,6 +560,7 @@ impl Store {
             created.push(org);
         }
         bump(&txn, POPULATION).await?;
+        stamp(&txn, &created.iter().map(|o| o.0).collect::<Vec<_>>()).await?;
         txn.commit().await?;
         Ok(created)
     }

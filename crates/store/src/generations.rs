@@ -35,6 +35,21 @@ async fn bump_one(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Stamps these organisations with the current `changes` generation, in the caller's
+/// transaction (after its bumps), so that readers load them as changed.
+pub(crate) async fn stamp(db: &impl ConnectionTrait, orgs: &[i64]) -> Result<(), StoreError> {
+    for chunk in orgs.chunks(500) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "UPDATE organisations SET change_seq = (SELECT value FROM generations WHERE name = 'changes') \
+             WHERE id IN ({placeholders})"
+        );
+        let values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
+        db.execute_raw(crate::statement(db.get_database_backend(), &sql, values)).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The current value of the counter `name`.
     pub async fn generation(&self, name: &str) -> Result<i64, StoreError> {

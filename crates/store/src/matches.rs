@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, Set,
-    Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, FromQueryResult,
+    QueryFilter, Set, Statement, TransactionTrait,
 };
 
 use crate::entities::{account, match_party, matches, organisation};
@@ -362,9 +362,22 @@ impl Store {
             saved.created += 1;
             changed_lists.extend([low, high]);
         }
+        // A pair may have become a match meanwhile (an introduction asked from search): it
+        // keeps that match, and this one is not saved.
+        let mut saved_ids: HashSet<String> = HashSet::new();
         for chunk in new_matches.chunks(100) {
-            matches::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+            let ids: Vec<String> = chunk.iter().filter_map(|m| m.id.try_as_ref().cloned()).collect();
+            matches::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([matches::Column::OrgLow, matches::Column::OrgHigh]).do_nothing().to_owned(),
+                )
+                .try_insert()
+                .exec(&txn)
+                .await?;
+            let inserted = matches::Entity::find().filter(matches::Column::Id.is_in(ids)).all(&txn).await?;
+            saved_ids.extend(inserted.into_iter().map(|m| m.id));
         }
+        new_parties.retain(|p| p.match_id.try_as_ref().is_some_and(|id| saved_ids.contains(id)));
         for chunk in new_parties.chunks(100) {
             match_party::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
         }
@@ -597,6 +610,23 @@ impl Store {
         let other = if asker.0 == low { high } else { low };
         let txn = self.db.begin().await?;
         let backend = self.backend();
+        // Both organisations' rows, locked in id order (on PostgreSQL; SQLite has one writer),
+        // so that asks by one member and asks to one member take turns with the daily limit and
+        // the cap; and the other side must still be findable (verified and visible to search).
+        #[derive(FromQueryResult)]
+        struct Findable {
+            id: i64,
+            search_visible: bool,
+        }
+        let lock = if backend == DatabaseBackend::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!(
+            "SELECT id, search_visible FROM organisations WHERE id IN (?, ?) \
+             AND id IN (SELECT organisation_id FROM accounts WHERE verified_at IS NOT NULL) ORDER BY id{lock}"
+        );
+        let found = Findable::find_by_statement(statement(backend, &sql, [low.into(), high.into()])).all(&txn).await?;
+        if !found.iter().any(|f| f.id == other && f.search_visible) || !found.iter().any(|f| f.id == asker.0) {
+            return Err(StoreError::NotFound);
+        }
         let existing = matches::Entity::find()
             .filter(matches::Column::OrgLow.eq(low))
             .filter(matches::Column::OrgHigh.eq(high))

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::entities::{account, answer, organisation};
-use crate::generations::{CHANGES, POPULATION, ROSTER, bump};
+use crate::generations::{CHANGES, POPULATION, ROSTER, bump, stamp};
 use crate::{OrgId, Store, StoreError, from_json, statement, to_json};
 
 /// An organisation and its profile, as its own members see it.
@@ -110,6 +110,8 @@ pub struct ScoringRow {
     pub profile: Profile,
     pub answers: AnswerSet,
     pub changed_at: DateTime<Utc>,
+    /// The `changes` generation of its last change.
+    pub change_seq: i64,
 }
 
 fn raw_answer(model: answer::Model) -> RawAnswer {
@@ -153,11 +155,9 @@ impl Store {
         }
         let next = Organisation { profile: profile.clone(), ..current.clone() };
         write_profile(&txn, id, &profile, now).await?;
-        bump(&txn, CHANGES).await?;
         let population_changed = next.quasi_identifiers() != current.quasi_identifiers();
-        if population_changed {
-            bump(&txn, POPULATION).await?;
-        }
+        bump(&txn, if population_changed { POPULATION } else { CHANGES }).await?;
+        stamp(&txn, &[id.0]).await?;
         #[derive(FromQueryResult)]
         struct Affected {
             id: i64,
@@ -190,22 +190,26 @@ impl Store {
         let txn = self.db.begin().await?;
         write_answers(&txn, id, answers, questionnaire, now).await?;
         bump(&txn, CHANGES).await?;
+        stamp(&txn, &[id.0]).await?;
         txn.commit().await?;
         Ok(())
     }
 
-    /// Organisations changed at or after `since` (all of them with `None`), with their
-    /// answers, oldest change first.
+    /// Organisations whose last change came after the `changes` generation `after` (all of
+    /// them with `None`), with their answers, in the order they changed (then by id, the same
+    /// on every engine).
     pub async fn scoring_rows(
         &self,
-        since: Option<DateTime<Utc>>,
+        after: Option<i64>,
         questionnaire: &Questionnaire,
     ) -> Result<Vec<ScoringRow>, StoreError> {
+        let since = after;
         let mut query = organisation::Entity::find()
             .filter(Expr::col(organisation::Column::Id).in_subquery(verified()))
-            .order_by_asc(organisation::Column::ChangedAt);
-        if let Some(since) = since {
-            query = query.filter(organisation::Column::ChangedAt.gte(since));
+            .order_by_asc(organisation::Column::ChangeSeq)
+            .order_by_asc(organisation::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(organisation::Column::ChangeSeq.gt(after));
         }
         let orgs = query.all(&self.read).await?;
         let mut answers: HashMap<i64, Vec<RawAnswer>> = HashMap::new();
@@ -228,6 +232,7 @@ impl Store {
                     profile: profile(&model),
                     answers: AnswerSet::from_stored(questionnaire, raw),
                     changed_at: model.changed_at,
+                    change_seq: model.change_seq,
                 })
             })
             .collect()
@@ -262,6 +267,7 @@ impl Store {
                     profile: profile(&model),
                     answers: AnswerSet::from_stored(questionnaire, raw),
                     changed_at: model.changed_at,
+                    change_seq: model.change_seq,
                 });
             }
         }
@@ -331,6 +337,7 @@ pub(crate) async fn insert_organisation(
         list_version: Set(0),
         demo: Set(demo),
         search_visible: Set(true),
+        change_seq: Set(0),
         name: Set(name.to_owned()),
         kind: Set(kind.as_str().to_owned()),
         website: Set(None),

@@ -56,10 +56,10 @@ impl SearchQuery {
             errors.add("q", "at most 200 characters");
         }
         let page = self.page.unwrap_or(1);
-        if page == 0 || page > 500 {
+        if page == 0 || page > matching::search::MAX_PAGE {
             errors.add("page", "a page from 1 to 500");
         }
-        errors.into_result(Query { kind, sector, region, capability, stage, text, page })
+        errors.into_result(Query { kind, sector, region, capability, stage, text, page, tie_seed: 0 })
     }
 }
 
@@ -90,7 +90,8 @@ pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner().parse(&state)?;
+    let mut query = query.into_inner().parse(&state)?;
+    query.tie_seed = state.refs.seed(&member.org_public_id);
     let limit = state.settings.limits.searches;
     if !state.limiter.acquire(&[(&format!("search:{}", member.org_public_id), limit)]) {
         return Err(ApiError::TooManyRequests);

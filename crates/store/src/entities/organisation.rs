@@ -32,6 +32,9 @@ pub struct Model {
     pub demo: bool,
     /// Whether partner search may show this organisation (on by default).
     pub search_visible: bool,
+    /// The `changes` generation of this organisation's last change (its profile, answers or
+    /// verification), set in the change's transaction.
+    pub change_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
