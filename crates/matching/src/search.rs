@@ -4,9 +4,10 @@
 //! documented mix of BM25 relevance and compatibility.
 //!
 //! What a search needs lives in memory (the engine's packed population, the text index, and
-//! what cards show), refreshed from the store at most once a second, incrementally from a
-//! `changed_at` watermark as the matchmaker does, and afresh when an organisation left. A
-//! search never reads every organisation from the database.
+//! what cards show), refreshed from the store when the `changes` generation moves on
+//! (incrementally, by the generation each organisation is stamped with, as the matchmaker
+//! does), and afresh when an organisation left. A search never reads every organisation from
+//! the database.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
