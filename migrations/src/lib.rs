@@ -8,6 +8,7 @@ mod m20261202_000001_trust;
 mod m20261202_000002_challenges;
 mod m20261202_000003_search;
 mod m20261202_000004_changes;
+mod m20261202_000005_web_sessions;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_challenges::Migration),
             Box::new(m20261202_000003_search::Migration),
             Box::new(m20261202_000004_changes::Migration),
+            Box::new(m20261202_000005_web_sessions::Migration),
         ]
     }
 }

@@ -14,3 +14,4 @@ mod me;
 mod pages;
 mod platform;
 mod search;
+mod web;

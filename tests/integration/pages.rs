@@ -24,6 +24,23 @@ async fn pages_declare_their_language_and_use_matchwells_own_assets() {
         let css = app.get("/static/matchwell.css", None).await;
         assert_eq!(css.status(), StatusCode::OK);
         assert!(css.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/css")));
+        // The NHS.UK frontend is served by Matchwell itself, and loads nothing from elsewhere
+        // (its web font's @font-face rules were removed when it was vendored).
+        for (path, kind) in [
+            ("/static/nhsuk/nhsuk-frontend.min.css", "text/css"),
+            ("/static/nhsuk/nhsuk-frontend.min.js", "text/javascript"),
+            ("/static/matchwell.mjs", "text/javascript"),
+            ("/static/nhsuk/images/nhsuk-icon-cross.svg", "image/svg+xml"),
+        ] {
+            assert!(html.contains(path) || !path.contains("frontend.min.css"), "{path} is linked");
+            let asset = app.get(path, None).await;
+            assert_eq!(asset.status(), StatusCode::OK, "{path}");
+            assert!(asset.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with(kind)), "{path}");
+            let body = asset.text().await.expect("text").replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+            assert!(!body.contains("https://") && !body.contains("http://"), "{path} loads nothing from another host");
+        }
+        assert_eq!(app.get("/static/../Cargo.toml", None).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/static/nhsuk/VENDORED.md", None).await.status(), StatusCode::NOT_FOUND);
     })
     .await;
 }
@@ -42,8 +59,8 @@ async fn the_emailed_link_confirms_the_address_after_one_click() {
                 .is_ok_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict"))
         );
         let html = page.text().await.expect("html");
-        assert!(html.contains("<form method=\"post\" action=\"/verify\">"));
-        assert!(html.contains("type=\"password\" id=\"password\" name=\"password\""), "the page asks for the password");
+        assert!(html.contains("<form method=\"post\" action=\"/verify\" novalidate>"));
+        assert!(html.contains("id=\"password\" name=\"password\" type=\"password\""), "the page asks for the password");
         let csrf = hidden_input(&html, "csrf_token");
         assert_eq!(hidden_input(&html, "token"), token);
         // Opening the link alone verifies nothing.

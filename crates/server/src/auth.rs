@@ -198,6 +198,16 @@ impl Member {
         self.facilitator
     }
 
+    /// The member of a current web session.
+    pub(crate) fn from_session(account_public_id: String, session: Session) -> Member {
+        Member {
+            public_id: account_public_id,
+            org: session.organisation,
+            org_public_id: session.organisation_public_id,
+            facilitator: session.role == Role::Facilitator,
+        }
+    }
+
     /// The caller of a bearer token, if the token is well signed, current, and of the
     /// account's current session.
     pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Member>, ApiError> {

@@ -1,6 +1,6 @@
-//! Matchwell's web service: the JSON API under `/api/v1` (actix-web), authentication with
-//! access tokens, and the background workers a `serve` process runs (email delivery and
-//! scoring).
+//! Matchwell's web service: the JSON API under `/api/v1` (actix-web), the web app's pages
+//! over the same domain logic (`pages/`), authentication with access tokens and web sessions,
+//! and the background workers a `serve` process runs (email delivery and scoring).
 //!
 //! Invariants: the only crate that knows HTTP, JSON and JWT. Handlers parse their input into
 //! domain values once, at the edge, and answer errors in one shape (`errors.rs`); a 500 never
@@ -17,6 +17,7 @@ pub mod config;
 mod csrf;
 pub mod errors;
 mod limits;
+mod pages;
 mod refs;
 mod routes;
 pub mod startup;

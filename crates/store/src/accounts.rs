@@ -36,7 +36,7 @@ impl Role {
         }
     }
 
-    fn parse(raw: &str) -> Result<Role, StoreError> {
+    pub(crate) fn parse(raw: &str) -> Result<Role, StoreError> {
         match raw {
             "member" => Ok(Role::Member),
             "facilitator" => Ok(Role::Facilitator),

@@ -17,6 +17,7 @@ pub mod leases;
 pub mod mail;
 pub mod matches;
 pub mod organisations;
+pub mod web_sessions;
 
 use std::time::Duration;
 

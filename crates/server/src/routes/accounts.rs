@@ -356,15 +356,16 @@ pub struct LoginBody {
     password: String,
 }
 
-/// A token for `email` and `password` (the same for the API and the web form). Failures are
-/// counted per account and client, and per client, so that nobody can lock the owner out by
-/// failing from elsewhere, while no client gets more than a handful of tries at one account.
-pub async fn log_in(
+/// The verified account of `email` and `password` (the same for the API and the web form).
+/// Failures are counted per account and client, and per client, so that nobody can lock the
+/// owner out by failing from elsewhere, while no client gets more than a handful of tries at
+/// one account.
+pub async fn authenticate(
     request: &HttpRequest,
     state: &AppState,
     email: &str,
     password: String,
-) -> Result<(String, i64), ApiError> {
+) -> Result<store::accounts::Account, ApiError> {
     let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
     let limits = &state.settings.limits;
     let client = client(request, state);
@@ -385,7 +386,7 @@ pub async fn log_in(
     if !account.verified {
         return Err(ApiError::EmailNotVerified);
     }
-    state.tokens.issue(&account, account.session_version)
+    Ok(account)
 }
 
 #[post("/auth/login")]
@@ -395,7 +396,8 @@ pub async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (access_token, expires_in) = log_in(&request, &state, &body.email, body.password).await?;
+    let account = authenticate(&request, &state, &body.email, body.password).await?;
+    let (access_token, expires_in) = state.tokens.issue(&account, account.session_version)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": access_token,
         "token_type": "Bearer",

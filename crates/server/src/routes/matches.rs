@@ -72,10 +72,24 @@ pub fn shown_vector(
     (score, compatibility, explanation)
 }
 
-fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
+/// What the viewer of a match is shown of it (JSON and pages alike): the counterpart's
+/// anonymous profile, and the score, vector and reasons as far as that profile tells them.
+pub struct ShownMatch {
+    pub profile: AnonymousProfile,
+    pub score: f64,
+    pub compatibility: std::collections::BTreeMap<String, f64>,
+    pub explanation: Vec<String>,
+}
+
+pub fn shown_match(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> ShownMatch {
     let profile = anonymity.profile(viewer, view.counterpart, &view.counterpart_profile);
     let (score, compatibility, explanation) =
         shown_vector(state, anonymity.sectors_of(viewer), view.score, &view.compatibility, &view.explanation, &profile);
+    ShownMatch { profile, score, compatibility, explanation }
+}
+
+fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
+    let ShownMatch { profile, score, compatibility, explanation } = shown_match(state, view, viewer, anonymity);
     let body = json!({
         "id": view.id,
         "alias": view.alias,
@@ -101,7 +115,7 @@ fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapsho
 }
 
 /// Match ids are UUIDs; anything else cannot be one.
-fn match_id(raw: &str) -> Result<String, ApiError> {
+pub fn match_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ApiError::NotFound)
 }
 
@@ -153,14 +167,36 @@ pub async fn reveal(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = match_id(&id)?;
+    reveal_to(&state, member.org(), &id).await?;
+    view_of(&state, member.org(), &id).await
+}
+
+/// Reveals `org` to the other side of match `id` (irreversible, idempotent); connects the two
+/// when the other side revealed itself too, and emails both once.
+pub async fn reveal_to(state: &AppState, org: OrgId, id: &str) -> Result<(), ApiError> {
     let public_url = state.settings.public_url.clone();
-    let revealed =
-        state.store.reveal(member.org(), &id, Utc::now(), |c| digest::compose::connected(c, &public_url)).await?;
-    state.match_lists.forget(&[member.org(), revealed.other]);
+    let revealed = state.store.reveal(org, id, Utc::now(), |c| digest::compose::connected(c, &public_url)).await?;
+    state.match_lists.forget(&[org, revealed.other]);
     if revealed.connected_now {
         tracing::info!(match_id = %id, "match connected");
     }
-    view_of(&state, member.org(), &id).await
+    Ok(())
+}
+
+/// Declines match `id` for `org` (never shown to the other side).
+pub async fn decline_for(state: &AppState, org: OrgId, id: &str) -> Result<(), ApiError> {
+    state.store.decline(org, id, Utc::now()).await?;
+    state.match_lists.forget(&[org]);
+    Ok(())
+}
+
+/// Records `org`'s outcome of the connected match `id`.
+pub async fn record_outcome(state: &AppState, org: OrgId, id: &str, raw: &str) -> Result<(), ApiError> {
+    let parsed =
+        Outcome::parse(raw).ok_or_else(|| FieldErrors::one("outcome", "must be one of met, collaborating, no_fit"))?;
+    state.store.record_outcome(org, id, parsed, Utc::now()).await?;
+    state.match_lists.forget(&[org]);
+    Ok(())
 }
 
 #[post("/matches/{id}/decline")]
@@ -169,8 +205,7 @@ pub async fn decline(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.decline(member.org(), &match_id(&id)?, Utc::now()).await?;
-    state.match_lists.forget(&[member.org()]);
+    decline_for(&state, member.org(), &match_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(json!({"my_status": "declined"})))
 }
 
@@ -188,9 +223,6 @@ pub async fn outcome(
     body: web::Json<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = match_id(&id)?;
-    let outcome = Outcome::parse(&body.outcome)
-        .ok_or_else(|| FieldErrors::one("outcome", "must be one of met, collaborating, no_fit"))?;
-    state.store.record_outcome(member.org(), &id, outcome, Utc::now()).await?;
-    state.match_lists.forget(&[member.org()]);
+    record_outcome(&state, member.org(), &id, &body.outcome).await?;
     view_of(&state, member.org(), &id).await
 }

@@ -1,61 +1,52 @@
 //! The HTTP routes, one module per resource.
 
-mod accounts;
+pub(crate) mod accounts;
 mod catalogue;
 mod challenges;
 mod health;
-mod matches;
+pub(crate) mod matches;
 mod me;
-mod pages;
 mod search;
 
 use actix_web::web;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(health::healthz)
-        .service(pages::home)
-        .service(pages::stylesheet)
-        .service(pages::verify_page)
-        .service(pages::verify_submit)
-        .service(pages::reset_page)
-        .service(pages::reset_submit)
-        .service(
-            web::scope("/api/v1")
-                .service(accounts::register)
-                .service(accounts::verify)
-                .service(accounts::login)
-                .service(accounts::password_reset)
-                .service(accounts::password_reset_confirm)
-                .service(accounts::resend_verification)
-                .service(accounts::change_password)
-                .service(catalogue::taxonomy)
-                .service(catalogue::questionnaire)
-                .service(me::get_me)
-                .service(me::update_profile)
-                .service(me::get_answers)
-                .service(me::save_answers)
-                .service(matches::list)
-                .service(matches::get)
-                .service(matches::reveal)
-                .service(matches::decline)
-                .service(matches::outcome)
-                .service(challenges::list)
-                .service(challenges::create)
-                .service(challenges::get)
-                .service(challenges::edit)
-                .service(challenges::respond)
-                .service(challenges::list_responses)
-                .service(challenges::act)
-                .service(challenges::list_questions)
-                .service(challenges::ask)
-                .service(challenges::answer)
-                .service(challenges::feature)
-                .service(challenges::hide)
-                .service(search::search)
-                .service(search::ask),
-        );
+    config.service(health::healthz).configure(crate::pages::configure).service(
+        web::scope("/api/v1")
+            .service(accounts::register)
+            .service(accounts::verify)
+            .service(accounts::login)
+            .service(accounts::password_reset)
+            .service(accounts::password_reset_confirm)
+            .service(accounts::resend_verification)
+            .service(accounts::change_password)
+            .service(catalogue::taxonomy)
+            .service(catalogue::questionnaire)
+            .service(me::get_me)
+            .service(me::update_profile)
+            .service(me::get_answers)
+            .service(me::save_answers)
+            .service(matches::list)
+            .service(matches::get)
+            .service(matches::reveal)
+            .service(matches::decline)
+            .service(matches::outcome)
+            .service(challenges::list)
+            .service(challenges::create)
+            .service(challenges::get)
+            .service(challenges::edit)
+            .service(challenges::respond)
+            .service(challenges::list_responses)
+            .service(challenges::act)
+            .service(challenges::list_questions)
+            .service(challenges::ask)
+            .service(challenges::answer)
+            .service(challenges::feature)
+            .service(challenges::hide)
+            .service(search::search)
+            .service(search::ask),
+    );
 }
 
 /// The client's address, for rate limits.

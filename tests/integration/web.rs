@@ -1,0 +1,450 @@
+//! The web app over HTTP, as a browser without JavaScript uses it: cookie sessions, forms with
+//! CSRF tokens, rejected forms that keep what was typed, and the pages of matches. (The same
+//! flows in a real browser are in `browser.rs`.)
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Member, PASSWORD, TestApp, answers, on_every_backend};
+
+/// A browser without JavaScript: keeps cookies, follows redirects itself, and fills in forms
+/// with the CSRF token of the page they are on.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    /// `Set-Cookie` headers seen, for checking their attributes.
+    pub set_cookies: Vec<String>,
+}
+
+/// A page as the browser got it.
+pub struct Visit {
+    pub status: StatusCode,
+    /// Where it ended after redirects.
+    pub path: String,
+    pub html: String,
+}
+
+impl Visit {
+    /// The value of the hidden input `name`.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start =
+            self.html.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("{name} in {}", self.html));
+        self.html[start..].chars().take_while(|c| *c != '"').collect()
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Browser<'a> {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Browser { app, client, cookies: HashMap::new(), set_cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&String> {
+        self.cookies.get(name)
+    }
+
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    async fn send(&mut self, mut request: reqwest::RequestBuilder) -> Visit {
+        let mut redirects = 0;
+        loop {
+            let response = request.header("cookie", self.cookie_header()).send().await.expect("request sent");
+            for header in response.headers().get_all("set-cookie") {
+                let header = header.to_str().expect("ascii").to_owned();
+                let pair = header.split(';').next().expect("pair");
+                let (name, value) = pair.split_once('=').expect("name=value");
+                if value.is_empty() || header.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+                self.set_cookies.push(header);
+            }
+            let status = response.status();
+            if status.is_redirection() && redirects < 10 {
+                redirects += 1;
+                let location = response.headers()["location"].to_str().expect("location").to_owned();
+                assert!(location.starts_with('/'), "redirects stay on the site: {location}");
+                request = self.client.get(self.app.url(&location));
+                continue;
+            }
+            let path = response.url().path().to_owned();
+            let html = response.text().await.expect("body");
+            return Visit { status, path, html };
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Visit {
+        let request = self.client.get(self.app.url(path));
+        self.send(request).await
+    }
+
+    /// Posts `fields` to `action` with the CSRF token of `page`.
+    pub async fn post(&mut self, page: &Visit, action: &str, fields: &[(&str, &str)]) -> Visit {
+        let csrf = page.hidden("csrf_token");
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+        form.extend_from_slice(fields);
+        let request = self.client.post(self.app.url(action)).form(&form);
+        self.send(request).await
+    }
+
+    /// Logs in through the form.
+    pub async fn log_in(&mut self, email: &str) -> Visit {
+        let page = self.get("/login").await;
+        self.post(&page, "/login", &[("email", email), ("password", PASSWORD), ("next", "/matches")]).await
+    }
+}
+
+#[tokio::test]
+async fn signing_up_confirming_and_logging_in_through_the_forms() {
+    on_every_backend(async |app: TestApp| {
+        let mut browser = Browser::new(&app);
+        let form = browser.get("/register").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let fields = [
+            ("organisation_name", "Acme Sensors"),
+            ("kind", "sme"),
+            ("email", "ann@acme.example"),
+            ("password", PASSWORD),
+        ];
+        let sent = browser.post(&form, "/register", &fields).await;
+        assert_eq!(sent.status, StatusCode::OK);
+        assert!(sent.html.contains("Check your email"), "{}", sent.html);
+
+        let token = app.verification_token("ann@acme.example").await;
+        let link = browser.get(&format!("/verify?token={token}")).await;
+        let confirmed = browser.post(&link, "/verify", &[("token", &token), ("password", PASSWORD)]).await;
+        assert!(confirmed.html.contains("Your email is confirmed"));
+
+        // A page for members sends a visitor to log in, and back afterwards.
+        let matches = browser.get("/matches").await;
+        assert_eq!(matches.path, "/login");
+        assert_eq!(matches.hidden("next"), "/matches");
+        let logged_in = browser
+            .post(&matches, "/login", &[("email", "ann@acme.example"), ("password", PASSWORD), ("next", "/matches")])
+            .await;
+        assert_eq!((logged_in.status, logged_in.path.as_str()), (StatusCode::OK, "/matches"));
+        assert!(logged_in.html.contains("Your matches") && logged_in.html.contains("Log out"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_cookies_are_http_only_lax_and_secure_behind_https() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        let session =
+            browser.set_cookies.iter().find(|c| c.starts_with("matchwell_session=")).expect("a session cookie");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+            "{session}"
+        );
+        assert!(!session.contains("Secure"), "plain http in tests: {session}");
+    })
+    .await;
+    let https = crate::helpers::spawn_app_with(crate::helpers::backends()[0], |s| {
+        s.public_url = "https://matchwell.test".to_owned();
+    })
+    .await;
+    let member = https.member("ann@acme.example", "Acme", "sme").await;
+    let mut browser = Browser::new(&https);
+    browser.log_in(&member.email).await;
+    let session = browser.set_cookies.iter().find(|c| c.starts_with("matchwell_session=")).expect("a session cookie");
+    assert!(session.contains("Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_on_the_server() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        let home = browser.log_in(&member.email).await;
+        assert_eq!(home.path, "/matches");
+        let copied = browser.cookie("matchwell_session").expect("session").clone();
+        let out = browser.post(&home, "/logout", &[]).await;
+        assert_eq!(out.path, "/login");
+        assert!(browser.cookie("matchwell_session").is_none(), "the browser forgets the cookie");
+        // The copied cookie no longer opens anything.
+        let mut thief = Browser::new(&app);
+        thief.set_cookie("matchwell_session", &copied);
+        assert_eq!(thief.get("/matches").await.path, "/login");
+        // Logging out needs the page's CSRF token.
+        let mut again = Browser::new(&app);
+        again.log_in(&member.email).await;
+        let forged = again
+            .client
+            .post(app.url("/logout"))
+            .header("cookie", again.cookie_header())
+            .form(&[("csrf_token", "x")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        assert_eq!(again.get("/matches").await.path, "/matches", "still logged in");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_every_web_session() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        assert_eq!(browser.get("/matches").await.path, "/matches");
+        let forgot = browser.get("/forgot-password").await;
+        let sent = browser.post(&forgot, "/forgot-password", &[("email", &member.email), ("purpose", "reset")]).await;
+        assert!(sent.html.contains("Check your email"));
+        let token = app.link_tokens(&member.email, "reset-password?token=").await.pop().expect("a reset link");
+        let mut other = Browser::new(&app);
+        let page = other.get(&format!("/reset-password?token={token}")).await;
+        let done =
+            other.post(&page, "/reset-password", &[("token", &token), ("password", "a brand new passphrase")]).await;
+        assert!(done.html.contains("Your password is changed"));
+        assert_eq!(browser.get("/matches").await.path, "/login", "the earlier session ended");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rejected_form_keeps_what_was_typed_and_says_what_to_fix() {
+    on_every_backend(async |app: TestApp| {
+        let mut browser = Browser::new(&app);
+        let form = browser.get("/register").await;
+        let fields = [
+            ("organisation_name", "Acme <Sensors>"),
+            ("kind", "sme"),
+            ("email", "not an address"),
+            ("password", "short"),
+        ];
+        let rejected = browser.post(&form, "/register", &fields).await;
+        assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let html = &rejected.html;
+        assert!(html.contains("<title>Error: "), "the title says there is an error");
+        // One error summary, at the top, linking to each field in the form's order.
+        assert_eq!(html.matches("class=\"nhsuk-error-summary\"").count(), 1);
+        let summary = html.find("nhsuk-error-summary").expect("summary");
+        assert!(summary < html.find("<form").expect("form"));
+        let (email, password) = (
+            html.find("href=\"#email\"").expect("email link"),
+            html.find("href=\"#password\"").expect("password link"),
+        );
+        assert!(email < password);
+        // Inline errors, tied to their fields.
+        assert!(html.contains("id=\"email-error\"") && html.contains("aria-describedby=\"email-hint email-error\""));
+        assert!(html.contains("id=\"password-error\""));
+        // What was typed is kept (escaped), except the password; the radio stays chosen.
+        assert!(
+            html.contains("value=\"Acme &#60;Sensors&#62;\"") || html.contains("value=\"Acme &lt;Sensors&gt;\""),
+            "{html}"
+        );
+        assert!(html.contains("value=\"not an address\""));
+        assert!(!html.contains("value=\"short\""));
+        assert!(html.contains("value=\"sme\" checked"));
+        assert!(
+            app.store
+                .account_by_email(&domain::EmailAddress::parse("ann@acme.example").expect("email"))
+                .await
+                .expect("store")
+                .is_none()
+        );
+        // Corrected, it goes through.
+        let fixed = browser
+            .post(
+                &rejected,
+                "/register",
+                &[
+                    ("organisation_name", "Acme Sensors"),
+                    ("kind", "sme"),
+                    ("email", "ann@acme.example"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(fixed.status, StatusCode::OK);
+        assert!(fixed.html.contains("Check your email"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn logging_in_goes_back_only_to_pages_of_this_site() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        for next in ["https://evil.example/", "//evil.example/", "/\\evil.example"] {
+            let mut browser = Browser::new(&app);
+            let page = browser.get(&format!("/login?next={}", next.replace('/', "%2F"))).await;
+            let done = browser
+                .post(&page, "/login", &[("email", &member.email), ("password", PASSWORD), ("next", next)])
+                .await;
+            assert_eq!(done.path, "/matches", "{next}");
+        }
+        let mut browser = Browser::new(&app);
+        let wrong = browser.get("/login").await;
+        let refused =
+            browser.post(&wrong, "/login", &[("email", &member.email), ("password", "not the password")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.html.contains("href=\"#email\"") && refused.html.contains(&format!("value=\"{}\"", member.email))
+        );
+        assert!(browser.cookie("matchwell_session").is_none());
+    })
+    .await;
+}
+
+/// Two organisations matched with each other, each logged in with a browser.
+async fn matched_pair(app: &TestApp) -> (Member, Member, String) {
+    let a = app.member("ann@acme-secret.example", "Acme Secret Ltd", "sme").await;
+    let b = app.member("bo@trust.example", "Riverside NHS Trust", "health_org").await;
+    let profile = json!({
+        "website": "https://acme-secret.example/about",
+        "description": "Acme's confidential plans",
+        "anonymous_summary": "A small team with a falls-prevention device",
+        "sectors": ["ageing_frailty"],
+        "capabilities_offered": ["engineering_prototyping"],
+        "capabilities_sought": ["clinical_evaluation"],
+    });
+    assert_eq!(app.put("/api/v1/me/profile", &profile, &a.token).await.status(), StatusCode::OK);
+    let trust = json!({"sectors": ["ageing_frailty"], "capabilities_offered": ["clinical_evaluation"]});
+    assert_eq!(app.put("/api/v1/me/profile", &trust, &b.token).await.status(), StatusCode::OK);
+    for member in [&a, &b] {
+        assert_eq!(
+            app.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await.status(),
+            StatusCode::OK
+        );
+    }
+    app.score().await;
+    let views = app.store.matches_for(app.org_of(&a.email).await).await.expect("store");
+    let id = views.first().expect("a match").id.clone();
+    (a, b, id)
+}
+
+#[tokio::test]
+async fn match_pages_show_the_chart_and_reasons_and_no_identity_before_a_reveal() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, id) = matched_pair(&app).await;
+        let mut trust = Browser::new(&app);
+        let list = trust.log_in(&b.email).await;
+        assert!(list.html.contains(&format!("href=\"/matches/{id}\"")));
+        let page = trust.get(&format!("/matches/{id}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        for html in [&list.html, &page.html] {
+            // The chart: server-drawn SVG with a text alternative.
+            assert!(html.contains("<svg class=\"mw-chart\"") && html.contains("role=\"img\""));
+            assert!(html.contains("<title id=\"") && html.contains("<desc id=\""));
+            // Nothing of the SME's identity before it reveals itself.
+            for secret in ["Acme Secret", "acme-secret", "confidential plans", a.email.as_str()] {
+                assert!(!html.contains(secret), "{secret} leaked before a reveal");
+            }
+        }
+        assert!(page.html.contains("A small team with a falls-prevention device"), "the anonymous summary is shown");
+        // Revealing asks first, and says that it cannot be undone.
+        let confirm = trust.get(&format!("/matches/{id}/reveal")).await;
+        assert!(confirm.html.contains("This cannot be undone"));
+        let forged = trust
+            .client
+            .post(app.url(&format!("/matches/{id}/reveal")))
+            .header("cookie", trust.cookie_header())
+            .form(&[("csrf_token", "0")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let revealed = trust.post(&confirm, &format!("/matches/{id}/reveal"), &[]).await;
+        assert!(revealed.html.contains("You revealed yourself"));
+
+        // The SME still sees no name until it reveals too; then both are connected.
+        let mut sme = Browser::new(&app);
+        sme.log_in(&a.email).await;
+        let seen = sme.get(&format!("/matches/{id}")).await;
+        assert!(seen.html.contains("Riverside NHS Trust"), "the trust revealed itself");
+        let confirm = sme.get(&format!("/matches/{id}/reveal")).await;
+        assert!(confirm.html.contains("connected at once"));
+        let connected = sme.post(&confirm, &format!("/matches/{id}/reveal"), &[]).await;
+        assert!(connected.html.contains("You are connected"));
+        let theirs = trust.get(&format!("/matches/{id}")).await;
+        assert!(theirs.html.contains("Acme Secret Ltd") && theirs.html.contains("Connected"));
+
+        // The outcome form: a bad value is refused beside the field; a good one is kept.
+        let bad = trust.post(&theirs, &format!("/matches/{id}/outcome"), &[("outcome", "married")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.html.contains("href=\"#outcome\"") && bad.html.contains("id=\"outcome-error\""));
+        let good = trust.post(&theirs, &format!("/matches/{id}/outcome"), &[("outcome", "collaborating")]).await;
+        assert!(
+            good.html.contains("your outcome is recorded") && good.html.contains("value=\"collaborating\" checked")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_declined_match_leaves_the_list_and_other_members_matches_are_not_found() {
+    on_every_backend(async |app: TestApp| {
+        let (a, _b, id) = matched_pair(&app).await;
+        let stranger = app.member("cy@elsewhere.example", "Elsewhere", "other").await;
+        let mut outsider = Browser::new(&app);
+        outsider.log_in(&stranger.email).await;
+        for path in [format!("/matches/{id}"), format!("/matches/{id}/reveal"), "/matches/not-a-uuid".to_owned()] {
+            let page = outsider.get(&path).await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+            assert!(page.html.contains("Page not found") && !page.html.contains("Acme"));
+        }
+        let mut sme = Browser::new(&app);
+        sme.log_in(&a.email).await;
+        let page = sme.get(&format!("/matches/{id}")).await;
+        let declined = sme.post(&page, &format!("/matches/{id}/decline"), &[]).await;
+        assert_eq!(declined.path, "/matches");
+        assert!(!declined.html.contains(&id));
+        assert_eq!(sme.get(&format!("/matches/{id}")).await.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_link_in_the_account_and_match_emails_opens_a_page() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, id) = matched_pair(&app).await;
+        app.register("ann@acme-secret.example", "Again", "sme").await; // the "already registered" notice
+        app.post("/api/v1/auth/password-reset", &json!({"email": a.email}), None).await;
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&a.token)).await;
+        app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+        app.deliver_emails().await;
+        let mut links = Vec::new();
+        for email in app.emails_to(&a.email).into_iter().chain(app.emails_to(&b.email)) {
+            let mut rest = email.as_str();
+            while let Some(start) = rest.find("http://matchwell.test/") {
+                let link: String = rest[start + "http://matchwell.test".len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+                    .collect();
+                rest = &rest[start + 10..];
+                links.push(link.trim_end_matches(['.', ',', ')', '>']).to_owned());
+            }
+        }
+        links.sort();
+        links.dedup();
+        for needed in ["/login", "/verify?token=", "/reset-password?token=", "/matches/"] {
+            assert!(links.iter().any(|l| l.starts_with(needed)), "an email links to {needed}: {links:?}");
+        }
+        let mut browser = Browser::new(&app);
+        browser.log_in(&a.email).await;
+        for link in &links {
+            let page = browser.get(link).await;
+            assert_eq!(page.status, StatusCode::OK, "{link}");
+            assert!(page.html.starts_with("<!doctype html>"), "{link} is a page");
+        }
+    })
+    .await;
+}
