@@ -448,3 +448,179 @@ async fn every_link_in_the_account_and_match_emails_opens_a_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_profile_page_saves_every_field_and_keeps_a_rejected_form() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        let page = browser.get("/profile").await;
+        assert!(page.html.contains("Your profile") && page.html.contains("Acme"));
+        let good = [
+            ("anonymous_summary", "A small team with a falls-prevention device"),
+            ("sectors", "ageing_frailty"),
+            ("sectors", "mental_health"),
+            ("capabilities_offered", "engineering_prototyping"),
+            ("capabilities_sought", "clinical_evaluation"),
+            ("seeking_kinds", "health_org"),
+            ("region", "wales"),
+            ("size_band", ""),
+            ("innovation_stage", ""),
+            ("website", "https://acme.example"),
+            ("description", "Our private plans"),
+        ];
+        let saved = browser.post(&page, "/profile", &good).await;
+        assert_eq!((saved.status, saved.path.as_str()), (StatusCode::OK, "/profile"));
+        assert!(saved.html.contains("Your profile is saved"));
+        for checked in [
+            "value=\"ageing_frailty\" checked",
+            "value=\"mental_health\" checked",
+            "value=\"health_org\" checked",
+            "value=\"wales\" selected",
+        ] {
+            assert!(saved.html.contains(checked), "{checked}");
+        }
+        let me: serde_json::Value = app.get("/api/v1/me", Some(&member.token)).await.json().await.expect("json");
+        let mut sectors: Vec<String> = serde_json::from_value(me["profile"]["sectors"].clone()).expect("sectors");
+        sectors.sort();
+        assert_eq!(sectors, ["ageing_frailty", "mental_health"]);
+        assert_eq!(me["profile"]["website"], "https://acme.example");
+        assert_eq!(me["profile"]["seeking_kinds"], json!(["health_org"]));
+
+        // A bad web address and a summary that names a website: both refused, nothing saved,
+        // and what was typed is still there.
+        let mut bad: Vec<(&str, &str)> = good.to_vec();
+        bad.retain(|(k, _)| *k != "website" && *k != "anonymous_summary" && *k != "sectors");
+        bad.push(("website", "ftp://acme"));
+        bad.push(("anonymous_summary", "See www.acme.example for more"));
+        bad.push(("sectors", "mental_health"));
+        let rejected = browser.post(&saved, "/profile", &bad).await;
+        assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(rejected.html.contains("href=\"#anonymous_summary\"") && rejected.html.contains("href=\"#website\""));
+        assert!(
+            rejected.html.contains("value=\"ftp://acme\"")
+                && rejected.html.contains("See www.acme.example for more</textarea>")
+        );
+        assert!(
+            rejected.html.contains("value=\"mental_health\" checked")
+                && !rejected.html.contains("value=\"ageing_frailty\" checked")
+        );
+        let me: serde_json::Value = app.get("/api/v1/me", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(me["profile"]["sectors"].as_array().map(Vec::len), Some(2), "nothing stored half-way");
+    })
+    .await;
+}
+
+/// The form fields that answer question `question` of the built-in questionnaire with its
+/// first option, accepting it, with `importance`.
+fn answer_fields(question: &domain::Question, importance: &'static str) -> Vec<(String, String)> {
+    let option = question.options[0].id.clone();
+    vec![
+        (format!("{}.answer", question.id), option.clone()),
+        (format!("{}.acceptable", question.id), option),
+        (format!("{}.importance", question.id), importance.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn the_questionnaire_is_answered_by_section_and_keeps_progress() {
+    on_every_backend(async |app: TestApp| {
+        let catalogue = domain::Catalogue::builtin().expect("catalogue");
+        let sections = &catalogue.questionnaire.sections;
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        let overview = browser.get("/questionnaire").await;
+        assert!(
+            overview.html.contains(&format!("0 of {} questions answered", catalogue.questionnaire.question_count()))
+        );
+
+        // The first section, with only its first question answered: saved, then on to the next.
+        let first = &sections[0];
+        let page = browser.get(&format!("/questionnaire/{}", first.id)).await;
+        assert!(page.html.contains(&first.questions[0].text));
+        let fields = answer_fields(&first.questions[0], "very");
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let next = browser.post(&page, &format!("/questionnaire/{}", first.id), &fields).await;
+        assert_eq!(next.path, format!("/questionnaire/{}", sections[1].id));
+
+        // A question with an own answer and nothing acceptable is refused, beside it; nothing
+        // of that section is stored.
+        let second = &sections[1];
+        let mut half = answer_fields(&second.questions[0], "somewhat");
+        half.retain(|(k, _)| !k.ends_with(".acceptable"));
+        half.extend(answer_fields(&second.questions[1], "mandatory"));
+        let half: Vec<(&str, &str)> = half.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let rejected = browser.post(&next, &format!("/questionnaire/{}", second.id), &half).await;
+        assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let field = format!("{}-acceptable", second.questions[0].id);
+        assert!(
+            rejected.html.contains(&format!("href=\"#{field}\""))
+                && rejected.html.contains(&format!("id=\"{field}-error\"")),
+            "{}",
+            rejected.html
+        );
+        assert!(rejected.html.contains("value=\"mandatory\" checked"), "what was chosen is kept");
+        let answers: serde_json::Value =
+            app.get("/api/v1/me/answers", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(answers["answers"].as_array().expect("answers").len(), 1);
+
+        // Corrected, both sections are kept.
+        let fields: Vec<(String, String)> =
+            [answer_fields(&second.questions[0], "somewhat"), answer_fields(&second.questions[1], "mandatory")]
+                .concat();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        browser.post(&rejected, &format!("/questionnaire/{}", second.id), &fields).await;
+        let answers: serde_json::Value =
+            app.get("/api/v1/me/answers", Some(&member.token)).await.json().await.expect("json");
+        let answers = answers["answers"].as_array().expect("answers");
+        assert_eq!(answers.len(), 3);
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["question_id"] == second.questions[1].id.as_str() && a["importance"] == "mandatory")
+        );
+        let overview = browser.get("/questionnaire").await;
+        assert!(overview.html.contains("3 of"));
+        // The section page shows the saved answers.
+        let again = browser.get(&format!("/questionnaire/{}", first.id)).await;
+        assert!(again.html.contains("value=\"very\" checked"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_sections_saved_at_the_same_moment_are_both_kept() {
+    on_every_backend(async |app: TestApp| {
+        let catalogue = domain::Catalogue::builtin().expect("catalogue");
+        let sections = &catalogue.questionnaire.sections;
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        let page = browser.get("/questionnaire").await;
+        let csrf = page.hidden("csrf_token");
+        let cookie = browser.cookie_header();
+        let post = |section: &domain::Section| {
+            let mut fields: Vec<(String, String)> =
+                section.questions.iter().flat_map(|q| answer_fields(q, "very")).collect();
+            fields.push(("csrf_token".to_owned(), csrf.clone()));
+            browser
+                .client
+                .post(app.url(&format!("/questionnaire/{}", section.id)))
+                .header("cookie", cookie.clone())
+                .form(&fields)
+                .send()
+        };
+        let (a, b) = tokio::join!(post(&sections[0]), post(&sections[1]));
+        assert_eq!(a.expect("sent").status(), StatusCode::SEE_OTHER);
+        assert_eq!(b.expect("sent").status(), StatusCode::SEE_OTHER);
+        let answers: serde_json::Value =
+            app.get("/api/v1/me/answers", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(
+            answers["answers"].as_array().expect("answers").len(),
+            sections[0].questions.len() + sections[1].questions.len()
+        );
+    })
+    .await;
+}

@@ -187,8 +187,33 @@ impl Store {
         questionnaire: &Questionnaire,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.save_answers_in(id, answers, None, questionnaire, now).await
+    }
+
+    /// Replaces the organisation's answers to the questions `scope` (a section of the
+    /// questionnaire) with those of `answers`, keeping its other answers: one transaction,
+    /// which holds the organisation's row, so two sections saved at once both stay saved.
+    pub async fn save_section_answers(
+        &self,
+        id: OrgId,
+        answers: &AnswerSet,
+        scope: &[String],
+        questionnaire: &Questionnaire,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.save_answers_in(id, answers, Some(scope), questionnaire, now).await
+    }
+
+    async fn save_answers_in(
+        &self,
+        id: OrgId,
+        answers: &AnswerSet,
+        scope: Option<&[String]>,
+        questionnaire: &Questionnaire,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        write_answers(&txn, id, answers, questionnaire, now).await?;
+        write_answers_in(&txn, id, answers, scope, questionnaire, now).await?;
         bump(&txn, CHANGES).await?;
         stamp(&txn, &[id.0]).await?;
         txn.commit().await?;
@@ -391,6 +416,20 @@ pub(crate) async fn write_answers(
     questionnaire: &Questionnaire,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    write_answers_in(db, id, answers, None, questionnaire, now).await
+}
+
+/// Replaces the answers of `id` to the questions of `scope` (all of them with `None`) by
+/// `answers`. The organisation's row is updated first, which holds it until the transaction
+/// ends.
+async fn write_answers_in(
+    db: &impl ConnectionTrait,
+    id: OrgId,
+    answers: &AnswerSet,
+    scope: Option<&[String]>,
+    questionnaire: &Questionnaire,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let touched = organisation::Entity::update_many()
         .col_expr(organisation::Column::ChangedAt, Expr::value(now))
         .filter(organisation::Column::Id.eq(id.0))
@@ -399,10 +438,15 @@ pub(crate) async fn write_answers(
     if touched.rows_affected != 1 {
         return Err(StoreError::NotFound);
     }
-    answer::Entity::delete_many().filter(answer::Column::OrganisationId.eq(id.0)).exec(db).await?;
+    let mut delete = answer::Entity::delete_many().filter(answer::Column::OrganisationId.eq(id.0));
+    if let Some(scope) = scope {
+        delete = delete.filter(answer::Column::QuestionId.is_in(scope.iter().cloned()));
+    }
+    delete.exec(db).await?;
     let rows: Vec<answer::ActiveModel> = answers
         .to_raw(questionnaire)
         .into_iter()
+        .filter(|raw| scope.is_none_or(|scope| scope.contains(&raw.question_id)))
         .map(|raw| answer::ActiveModel {
             organisation_id: Set(id.0),
             question_id: Set(raw.question_id),

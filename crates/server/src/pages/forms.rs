@@ -13,9 +13,13 @@ impl FormErrors {
     pub fn from_fields(errors: &FieldErrors, fields: &[&str], fallback: &str) -> FormErrors {
         let mut list: Vec<(usize, String, String)> = Vec::new();
         for (field, messages) in errors.fields() {
+            // The field itself (ids may hold dots), else the field it is part of
+            // (`answers[3].acceptable` is part of `answers`).
             let root = field.split(['[', '.']).next().unwrap_or(field);
-            let (position, id) = match fields.iter().position(|f| *f == root) {
-                Some(position) => (position, root.to_owned()),
+            let found =
+                [field.as_str(), root].into_iter().find_map(|id| Some((fields.iter().position(|f| *f == id)?, id)));
+            let (position, id) = match found {
+                Some((position, id)) => (position, id.to_owned()),
                 None => (fields.len(), fallback.to_owned()),
             };
             for message in messages {
@@ -48,6 +52,50 @@ impl FormErrors {
     /// Whether `field` has a problem.
     pub fn has(&self, field: &str) -> bool {
         self.get(field).is_some()
+    }
+}
+
+/// A posted form as its fields, in order; a field may come several times (checkboxes).
+#[derive(Debug, Default)]
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    pub fn parse(body: &[u8]) -> FormData {
+        FormData(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// One choice of a set of radios, checkboxes or a select.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub hint: String,
+    pub checked: bool,
+}
+
+impl Choice {
+    /// The choices of `terms`, those in `chosen` checked.
+    pub fn of(terms: &[domain::Term], chosen: &[String]) -> Vec<Choice> {
+        terms
+            .iter()
+            .map(|t| Choice {
+                value: t.id.clone(),
+                label: t.label.clone(),
+                hint: String::new(),
+                checked: chosen.contains(&t.id),
+            })
+            .collect()
     }
 }
 
@@ -95,6 +143,13 @@ mod tests {
         let ids: Vec<&str> = form.list().iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["email", "password", "form"]);
         assert_eq!(form.get("email"), Some("Is not an email address."));
+    }
+
+    #[test]
+    fn a_field_whose_id_has_dots_keeps_its_own_id() {
+        let errors = FieldErrors::one("values.openness-acceptable", "choose one");
+        let form = FormErrors::from_fields(&errors, &["values.openness-answer", "values.openness-acceptable"], "x");
+        assert_eq!(form.get("values.openness-acceptable"), Some("Choose one."));
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod assets;
 mod chart;
 mod forms;
 mod matches;
+mod profile;
+mod questionnaire;
 mod session;
 mod views;
 
@@ -49,7 +51,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(matches::reveal_page)
         .service(matches::reveal_submit)
         .service(matches::decline_submit)
-        .service(matches::outcome_submit);
+        .service(matches::outcome_submit)
+        .service(profile::show)
+        .service(profile::save)
+        .service(questionnaire::overview)
+        .service(questionnaire::show_section)
+        .service(questionnaire::save_section);
 }
 
 /// What every page's frame needs: who is signed in (for the header's links), the CSRF token

@@ -6,6 +6,8 @@ use domain::{AnswerSet, Profile, ProfilePatch, RawAnswer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use store::OrgId;
+
 use crate::auth::Member;
 use crate::errors::ApiError;
 use crate::state::AppState;
@@ -81,24 +83,33 @@ pub async fn update_profile(
     body: web::Json<ProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let patch = ProfilePatch {
-        website: body.website,
-        description: body.description,
-        anonymous_summary: body.anonymous_summary,
-        sectors: body.sectors,
-        region: body.region,
-        size_band: body.size_band,
-        innovation_stage: body.innovation_stage,
-        capabilities_offered: body.capabilities_offered,
-        capabilities_sought: body.capabilities_sought,
-        seeking_kinds: body.seeking_kinds,
-        search_visible: body.search_visible,
-    };
+    let profile = update_profile_of(
+        &state,
+        member.org(),
+        &ProfilePatch {
+            website: body.website,
+            description: body.description,
+            anonymous_summary: body.anonymous_summary,
+            sectors: body.sectors,
+            region: body.region,
+            size_band: body.size_band,
+            innovation_stage: body.innovation_stage,
+            capabilities_offered: body.capabilities_offered,
+            capabilities_sought: body.capabilities_sought,
+            seeking_kinds: body.seeking_kinds,
+            search_visible: body.search_visible,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&profile)})))
+}
+
+/// Applies `patch` to the profile of `org` (the same for the API and the profile page): checked
+/// as a whole, saved in one transaction, and the scoring worker woken.
+pub async fn update_profile_of(state: &AppState, org: OrgId, patch: &ProfilePatch) -> Result<Profile, ApiError> {
     let taxonomy = &state.catalogue.taxonomy;
-    let update = state
-        .store
-        .update_profile(member.org(), Utc::now(), |org| org.profile.apply(&patch, taxonomy, &org.name))
-        .await??;
+    let update =
+        state.store.update_profile(org, Utc::now(), |org| org.profile.apply(patch, taxonomy, &org.name)).await??;
     // Counterparts see the anonymous profile in their lists; when a field of anonymous
     // profiles changed, any list's generalisation may have.
     if update.population_changed {
@@ -107,7 +118,27 @@ pub async fn update_profile(
         state.match_lists.forget(&update.affected);
     }
     state.scoring.notify_one();
-    Ok(HttpResponse::Ok().json(json!({"profile": profile_body(&update.profile)})))
+    Ok(update.profile)
+}
+
+/// Saves the answers `raw` to the questions of section `section` of the questionnaire (the
+/// questionnaire page), keeping the answers to other sections. Errors are keyed
+/// `answers[i].field` by position in `raw`.
+pub async fn save_section_answers(
+    state: &AppState,
+    org: OrgId,
+    section: &domain::Section,
+    raw: &[RawAnswer],
+) -> Result<(), ApiError> {
+    let questionnaire = &state.catalogue.questionnaire;
+    let answers = AnswerSet::parse(questionnaire, raw)?;
+    let scope: Vec<String> = section.questions.iter().map(|q| q.id.clone()).collect();
+    if raw.iter().any(|a| !scope.contains(&a.question_id)) {
+        return Err(domain::FieldErrors::one("answers", "an answer is not to a question of this section").into());
+    }
+    state.store.save_section_answers(org, &answers, &scope, questionnaire, Utc::now()).await?;
+    state.scoring.notify_one();
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]

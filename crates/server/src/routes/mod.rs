@@ -5,7 +5,7 @@ mod catalogue;
 mod challenges;
 mod health;
 pub(crate) mod matches;
-mod me;
+pub(crate) mod me;
 mod search;
 
 use actix_web::web;
