@@ -624,3 +624,58 @@ async fn two_sections_saved_at_the_same_moment_are_both_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn searching_and_asking_for_an_introduction_through_the_pages() {
+    on_every_backend(async |app: TestApp| {
+        let seeker = app.member("sam@seeker.example", "Seeker Devices Ltd", "sme").await;
+        let trust = app.member("bo@trust-secret.example", "Riverside Secret Trust", "health_org").await;
+        let other = app.member("cy@other.example", "Other Ltd", "sme").await;
+        let profile = json!({
+            "anonymous_summary": "We prevent falls among older people at home",
+            "capabilities_offered": ["clinical_evaluation"],
+            "website": "https://trust-secret.example",
+            "description": "Riverside's private plans",
+        });
+        assert_eq!(app.put("/api/v1/me/profile", &profile, &trust.token).await.status(), StatusCode::OK);
+        for member in [&seeker, &trust, &other] {
+            app.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
+        }
+        let mut browser = Browser::new(&app);
+        browser.log_in(&seeker.email).await;
+        let results = browser.get("/search?q=fall").await;
+        assert_eq!(results.status, StatusCode::OK);
+        assert!(results.html.contains("We prevent falls among older people at home"), "stemmed: fall finds falls");
+        assert!(results.html.contains("<svg class=\"mw-chart\""));
+        assert!(results.html.contains("value=\"fall\""), "the form keeps the search");
+        // Filters apply to what cards show: among three members a card shows no kind, so a
+        // kind filter finds nothing (and gives nothing away); the form keeps the choice.
+        let filtered = browser.get("/search?q=fall&kind=health_org").await;
+        assert!(filtered.html.contains("value=\"health_org\" selected"));
+        for secret in ["Riverside", "trust-secret", "private plans", trust.email.as_str()] {
+            assert!(!results.html.contains(secret), "{secret} leaked on a search card");
+        }
+        // A filter that is not a known value is an error beside its field.
+        let bad = browser.get("/search?sector=atlantis").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.html.contains("href=\"#sector\""));
+
+        // Ask for an introduction from the card.
+        let action_start = results.html.find("action=\"/search/").expect("an ask button") + "action=\"".len();
+        let action: String = results.html[action_start..].chars().take_while(|c| *c != '"').collect();
+        let asked = browser.post(&results, &action, &[]).await;
+        assert!(asked.path.starts_with("/matches/"), "{}", asked.path);
+        assert!(asked.html.contains("You asked for an introduction"));
+        let mut theirs = Browser::new(&app);
+        let list = theirs.log_in(&trust.email).await;
+        assert!(list.html.contains("They asked for an introduction"));
+        assert!(!list.html.contains("Seeker Devices"), "the seeker is still anonymous");
+
+        // The card's ref is the seeker's own: another member gets 404.
+        let mut outsider = Browser::new(&app);
+        let page = outsider.log_in(&other.email).await;
+        let stolen = outsider.post(&page, &action, &[]).await;
+        assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

@@ -139,6 +139,9 @@ pub async fn detail(
         "revealed" if card.connected => "You are connected: both sides revealed themselves. We emailed you both.",
         "revealed" => "You revealed yourself. If they reveal themselves too, you are connected.",
         "outcome" => "Thank you: your outcome is recorded.",
+        "asked" => {
+            "You asked for an introduction. They see that you asked, and we emailed them. Either of you can reveal yourself when ready."
+        }
         _ => "",
     };
     let page = Page::new(&request, &state, Some(&member.0), "matches");

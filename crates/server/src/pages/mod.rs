@@ -15,6 +15,7 @@ mod forms;
 mod matches;
 mod profile;
 mod questionnaire;
+mod search;
 mod session;
 mod views;
 
@@ -56,7 +57,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(profile::save)
         .service(questionnaire::overview)
         .service(questionnaire::show_section)
-        .service(questionnaire::save_section);
+        .service(questionnaire::save_section)
+        .service(search::show)
+        .service(search::ask);
 }
 
 /// What every page's frame needs: who is signed in (for the header's links), the CSRF token

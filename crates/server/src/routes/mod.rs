@@ -6,7 +6,7 @@ mod challenges;
 mod health;
 pub(crate) mod matches;
 pub(crate) mod me;
-mod search;
+pub(crate) mod search;
 
 use actix_web::web;
 

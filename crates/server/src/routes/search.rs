@@ -7,6 +7,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use domain::{FieldErrors, OrgKind};
 use matching::search::{Hit, Query};
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::matches::{AskLimits, Introduction};
@@ -16,20 +17,21 @@ use crate::errors::ApiError;
 use crate::routes::matches::{anonymous_profile, shown_vector};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    q: Option<String>,
-    kind: Option<String>,
-    sector: Option<String>,
-    region: Option<String>,
-    capability: Option<String>,
-    stage: Option<String>,
-    page: Option<usize>,
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub sector: Option<String>,
+    pub region: Option<String>,
+    pub capability: Option<String>,
+    pub stage: Option<String>,
+    pub page: Option<usize>,
 }
 
 impl SearchQuery {
-    fn parse(self, state: &AppState) -> Result<Query, FieldErrors> {
+    /// The query, checked (the same for the API and the search page).
+    pub fn parse(self, state: &AppState) -> Result<Query, FieldErrors> {
         let taxonomy = &state.catalogue.taxonomy;
         let mut errors = FieldErrors::new();
         let kind = match self.kind.as_deref() {
@@ -63,7 +65,18 @@ impl SearchQuery {
     }
 }
 
-fn card(state: &AppState, member: &Member, hit: &Hit, viewer_sectors: &[String]) -> Value {
+/// A search card as its searcher may see it (JSON and pages alike).
+pub struct Card {
+    pub reference: String,
+    pub alias: String,
+    pub score: f64,
+    pub confidence: f64,
+    pub compatibility: std::collections::BTreeMap<String, f64>,
+    pub explanation: Vec<String>,
+    pub profile: matching::anonymity::AnonymousProfile,
+}
+
+fn card(state: &AppState, member: &Member, hit: &Hit, viewer_sectors: &[String]) -> Card {
     let described = &hit.described;
     let (score, compatibility, explanation) = shown_vector(
         state,
@@ -73,14 +86,26 @@ fn card(state: &AppState, member: &Member, hit: &Hit, viewer_sectors: &[String])
         &described.explanation,
         &hit.profile,
     );
+    Card {
+        reference: state.refs.issue(&member.org_public_id, &hit.public_id),
+        alias: state.refs.alias(&member.org_public_id, &hit.public_id),
+        score,
+        confidence: described.confidence,
+        compatibility,
+        explanation,
+        profile: hit.profile.clone(),
+    }
+}
+
+fn card_json(card: &Card) -> Value {
     json!({
-        "ref": state.refs.issue(&member.org_public_id, &hit.public_id),
-        "alias": state.refs.alias(&member.org_public_id, &hit.public_id),
-        "score": score,
-        "confidence": described.confidence,
-        "compatibility": compatibility,
-        "explanation": explanation,
-        "counterpart": anonymous_profile(&hit.profile),
+        "ref": card.reference,
+        "alias": card.alias,
+        "score": card.score,
+        "confidence": card.confidence,
+        "compatibility": card.compatibility,
+        "explanation": card.explanation,
+        "counterpart": anonymous_profile(&card.profile),
     })
 }
 
@@ -90,7 +115,19 @@ pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut query = query.into_inner().parse(&state)?;
+    let query = query.into_inner().parse(&state)?;
+    let (cards, next_page) = search_for(&state, &member, query).await?;
+    let cards: Vec<Value> = cards.iter().map(card_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"results": cards, "next_page": next_page})))
+}
+
+/// One page of `member`'s search (the same for the API and the search page): rate-limited per
+/// member, ranked by the scoring engine, as k-anonymous cards.
+pub async fn search_for(
+    state: &AppState,
+    member: &Member,
+    mut query: Query,
+) -> Result<(Vec<Card>, Option<usize>), ApiError> {
     query.tie_seed = state.refs.seed(&member.org_public_id);
     let limit = state.settings.limits.searches;
     if !state.limiter.acquire(&[(&format!("search:{}", member.org_public_id), limit)]) {
@@ -105,8 +142,8 @@ pub async fn search(
         .await
         .map_err(|e| ApiError::unexpected(e, "the search failed"))?;
     let mine = anonymity.sectors_of(member.org());
-    let cards: Vec<Value> = results.hits.iter().map(|hit| card(&state, &member, hit, mine)).collect();
-    Ok(HttpResponse::Ok().json(json!({"results": cards, "next_page": results.next_page})))
+    let cards = results.hits.iter().map(|hit| card(state, member, hit, mine)).collect();
+    Ok((cards, results.next_page))
 }
 
 /// Asks for an introduction to the organisation of a card: creates the match (201), which the
@@ -119,7 +156,16 @@ pub async fn ask(
     state: web::Data<AppState>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = state.refs.open(&member.org_public_id, &reference).ok_or(ApiError::NotFound)?;
+    Ok(match ask_for(&state, &member, &reference).await? {
+        Introduction::Created(id) => HttpResponse::Created().json(json!({"id": id})),
+        Introduction::Existing(id) => HttpResponse::Ok().json(json!({"id": id})),
+    })
+}
+
+/// Asks for an introduction to the organisation of the card `reference` (the same for the API
+/// and the search page).
+pub async fn ask_for(state: &AppState, member: &Member, reference: &str) -> Result<Introduction, ApiError> {
+    let target = state.refs.open(&member.org_public_id, reference).ok_or(ApiError::NotFound)?;
     state.search.refresh(&state.store).await.map_err(|e| ApiError::unexpected(e, "failed to refresh the search"))?;
     let (other, other_input) = state.search.visible(&target).ok_or(ApiError::NotFound)?;
     let mine = state.search.input_of(member.org()).ok_or(ApiError::NotFound)?;
@@ -139,11 +185,8 @@ pub async fn ask(
         other => other?,
     };
     state.match_lists.forget(&[member.org(), other]);
-    Ok(match asked {
-        Introduction::Created(id) => {
-            tracing::info!(match_id = %id, "introduction asked");
-            HttpResponse::Created().json(json!({"id": id}))
-        }
-        Introduction::Existing(id) => HttpResponse::Ok().json(json!({"id": id})),
-    })
+    if let Introduction::Created(id) = &asked {
+        tracing::info!(match_id = %id, "introduction asked");
+    }
+    Ok(asked)
 }
