@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::challenge::{self, Challenge, RawChallenge, Response, Writer};
 use domain::{FieldErrors, scoring_input};
 use matching::anonymity::{AnonymousProfile, Snapshot};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::json;
 use store::OrgId;
 use store::challenges::{ChallengeRecord, QuestionView, ResponseStatus, ResponseView, Side};
 use store::matches::CounterpartProfile;
@@ -25,7 +25,7 @@ use crate::routes::matches::anonymous_profile;
 use crate::state::AppState;
 
 /// Ids of challenges, responses and questions are UUIDs; anything else cannot be one.
-fn uuid(raw: &str) -> Result<String, ApiError> {
+pub fn uuid(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ApiError::NotFound)
 }
 
@@ -98,48 +98,79 @@ fn status(record: &ChallengeRecord, now: DateTime<Utc>) -> &'static str {
     if record.is_open(now) { "open" } else { "closed" }
 }
 
+/// An anonymous profile in its JSON shape (for `serialize_with`).
+fn profile_json<S: Serializer>(profile: &AnonymousProfile, serializer: S) -> Result<S::Ok, S::Error> {
+    anonymous_profile(profile).serialize(serializer)
+}
+
+/// A challenge as a reader sees it (JSON and pages alike).
+#[derive(Serialize)]
+pub struct ChallengeView {
+    pub id: String,
+    pub title: String,
+    pub problem_statement: String,
+    pub sectors: Vec<String>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_needed: Vec<String>,
+    pub deadline: DateTime<Utc>,
+    pub links: Vec<String>,
+    pub status: &'static str,
+    pub featured: bool,
+    pub fit: f64,
+    pub mine: bool,
+    #[serde(serialize_with = "profile_json")]
+    pub poster: AnonymousProfile,
+    pub questions: i64,
+    pub responses: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// For a reader that is not the poster: its own response, if any (absent for the poster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_response: Option<Option<ResponderView>>,
+}
+
 fn challenge_view(
     record: &ChallengeRecord,
     reader: OrgId,
     fit: f64,
-    poster: &AnonymousProfile,
+    poster: AnonymousProfile,
     now: DateTime<Utc>,
-) -> Value {
+) -> ChallengeView {
     let c = &record.challenge;
     let mine = record.poster == reader;
-    json!({
-        "id": record.id,
-        "title": c.title,
-        "problem_statement": c.problem_statement,
-        "sectors": c.sectors,
-        "innovation_stage": c.innovation_stage,
-        "capabilities_needed": c.capabilities_needed,
-        "deadline": c.deadline,
-        "links": c.links,
-        "status": status(record, now),
-        "featured": record.featured,
-        "fit": fit,
-        "mine": mine,
-        "poster": anonymous_profile(poster),
-        "questions": record.questions,
-        "responses": if mine { Some(record.responses) } else { None },
-        "created_at": record.created_at,
-    })
+    ChallengeView {
+        id: record.id.clone(),
+        title: c.title.clone(),
+        problem_statement: c.problem_statement.clone(),
+        sectors: c.sectors.clone(),
+        innovation_stage: c.innovation_stage.clone(),
+        capabilities_needed: c.capabilities_needed.clone(),
+        deadline: c.deadline,
+        links: c.links.clone(),
+        status: status(record, now),
+        featured: record.featured,
+        fit,
+        mine,
+        poster,
+        questions: record.questions,
+        responses: if mine { Some(record.responses) } else { None },
+        created_at: record.created_at,
+        my_response: None,
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    sector: Option<String>,
-    stage: Option<String>,
-    capability: Option<String>,
-    q: Option<String>,
+    pub sector: Option<String>,
+    pub stage: Option<String>,
+    pub capability: Option<String>,
+    pub q: Option<String>,
     /// Only challenges whose deadline is on or before this date.
-    deadline_before: Option<String>,
+    pub deadline_before: Option<String>,
     /// `open` (the default), `closed` or `all`.
-    status: Option<String>,
+    pub status: Option<String>,
     /// `fit`, or the default: newest first.
-    order: Option<String>,
+    pub order: Option<String>,
 }
 
 /// The challenges the filters select, each with the reader's fit; the featured challenge first.
@@ -149,7 +180,12 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let views = list_for(&state, &member, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({"challenges": views})))
+}
+
+/// The challenges `query` selects as `member` sees them (the same for the API and the pages).
+pub async fn list_for(state: &AppState, member: &Member, query: ListQuery) -> Result<Vec<ChallengeView>, ApiError> {
     let taxonomy = &state.catalogue.taxonomy;
     let mut errors = FieldErrors::new();
     for (field, value, vocabulary) in [
@@ -205,28 +241,28 @@ pub async fn list(
         })
         .collect();
     let reader = member.org();
-    let rows = rows(&state, records.iter().map(|r| r.poster).chain([reader])).await?;
+    let rows = rows(state, records.iter().map(|r| r.poster).chain([reader])).await?;
     let anonymity = state.anonymity.current(&state.store).await?;
     let reader_row = rows.get(&reader).ok_or(ApiError::NotFound)?;
-    let mut views: Vec<(bool, f64, Value)> = records
+    let mut views: Vec<ChallengeView> = records
         .iter()
         .filter_map(|record| {
             let poster = rows.get(&record.poster)?;
-            let fit = fit(&state, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
+            let fit = fit(state, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
             let profile = anonymity.public_profile(record.poster, &written(poster));
-            Some((record.featured, fit, challenge_view(record, reader, fit, &profile, now)))
+            Some(challenge_view(record, reader, fit, profile, now))
         })
         .collect();
     if by_fit {
-        views.sort_by(|a, b| b.1.total_cmp(&a.1));
+        views.sort_by(|a, b| b.fit.total_cmp(&a.fit));
     }
     // The challenge of the month comes first whatever the order.
-    views.sort_by_key(|(featured, _, _)| !featured);
-    Ok(HttpResponse::Ok().json(json!({"challenges": views.into_iter().map(|v| v.2).collect::<Vec<_>>()})))
+    views.sort_by_key(|view| !view.featured);
+    Ok(views)
 }
 
 /// One challenge as `reader` sees it.
-async fn one(state: &AppState, reader: OrgId, record: &ChallengeRecord) -> Result<Value, ApiError> {
+pub async fn one(state: &AppState, reader: OrgId, record: &ChallengeRecord) -> Result<ChallengeView, ApiError> {
     let rows = rows(state, [record.poster, reader]).await?;
     let (Some(poster), Some(reader_row)) = (rows.get(&record.poster), rows.get(&reader)) else {
         return Err(ApiError::NotFound);
@@ -234,12 +270,9 @@ async fn one(state: &AppState, reader: OrgId, record: &ChallengeRecord) -> Resul
     let anonymity = state.anonymity.current(&state.store).await?;
     let fit = fit(state, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
     let profile = anonymity.public_profile(record.poster, &written(poster));
-    let mut view = challenge_view(record, reader, fit, &profile, state.clock.now());
+    let mut view = challenge_view(record, reader, fit, profile, state.clock.now());
     if record.poster != reader {
-        view["my_response"] = match state.store.own_response(&record.id, reader).await? {
-            Some(response) => responder_view(&response),
-            None => Value::Null,
-        };
+        view.my_response = Some(state.store.own_response(&record.id, reader).await?.as_ref().map(responder_view));
     }
     Ok(view)
 }
@@ -250,18 +283,18 @@ pub async fn get(member: Member, state: web::Data<AppState>, id: web::Path<Strin
     Ok(HttpResponse::Ok().json(one(&state, member.org(), &record).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
-    title: Option<String>,
-    problem_statement: Option<String>,
-    sectors: Option<Vec<String>>,
-    innovation_stage: Option<String>,
-    capabilities_needed: Option<Vec<String>>,
-    deadline: Option<String>,
-    links: Option<Vec<String>>,
+    pub title: Option<String>,
+    pub problem_statement: Option<String>,
+    pub sectors: Option<Vec<String>>,
+    pub innovation_stage: Option<String>,
+    pub capabilities_needed: Option<Vec<String>>,
+    pub deadline: Option<String>,
+    pub links: Option<Vec<String>>,
     /// Only in a `PATCH`: `closed` closes the challenge early.
-    status: Option<String>,
+    pub status: Option<String>,
 }
 
 impl ChallengeBody {
@@ -284,6 +317,13 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<ChallengeBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = post_challenge(&state, &member, &body).await?;
+    let record = state.store.challenge(&id).await?;
+    Ok(HttpResponse::Created().json(one(&state, member.org(), &record).await?))
+}
+
+/// Posts a challenge for `member` (a health organisation or a university); its id.
+pub async fn post_challenge(state: &AppState, member: &Member, body: &ChallengeBody) -> Result<String, ApiError> {
     let organisation = state.store.organisation(member.org()).await?;
     if !challenge::may_post(organisation.kind) {
         return Err(ApiError::Forbidden);
@@ -295,8 +335,7 @@ pub async fn create(
     let parsed = Challenge::parse(&body.raw(), &state.catalogue.taxonomy, writer(&organisation), now)?;
     let id = state.store.create_challenge(member.org(), &parsed, now).await?;
     tracing::info!(challenge = %id, "challenge posted");
-    let record = state.store.challenge(&id).await?;
-    Ok(HttpResponse::Created().json(one(&state, member.org(), &record).await?))
+    Ok(id)
 }
 
 /// Edits a challenge (its poster, until the first response), or closes it with
@@ -309,10 +348,17 @@ pub async fn edit(
     body: web::Json<ChallengeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid(&id)?;
+    edit_challenge(&state, &member, &id, &body).await?;
+    let record = state.store.challenge(&id).await?;
+    Ok(HttpResponse::Ok().json(one(&state, member.org(), &record).await?))
+}
+
+/// Edits challenge `id` (its poster, until the first response), or closes it.
+pub async fn edit_challenge(state: &AppState, member: &Member, id: &str, body: &ChallengeBody) -> Result<(), ApiError> {
     let now = state.clock.now();
     let raw = body.raw();
     match body.status.as_deref() {
-        Some("closed") if raw.is_empty() => state.store.close_challenge(&id, member.org(), now).await?,
+        Some("closed") if raw.is_empty() => state.store.close_challenge(id, member.org(), now).await?,
         Some("closed") => {
             return Err(FieldErrors::one("status", "close a challenge on its own, without other changes").into());
         }
@@ -323,16 +369,56 @@ pub async fn edit(
             let writer = writer(&organisation);
             state
                 .store
-                .edit_challenge(&id, member.org(), now, |current| current.apply(&raw, taxonomy, writer, now))
+                .edit_challenge(id, member.org(), now, |current| current.apply(&raw, taxonomy, writer, now))
                 .await??;
         }
     }
-    let record = state.store.challenge(&id).await?;
-    Ok(HttpResponse::Ok().json(one(&state, member.org(), &record).await?))
+    Ok(())
+}
+
+/// A party's identity, once revealed.
+#[derive(Serialize, Clone)]
+pub struct IdentityView {
+    pub organisation_name: String,
+    pub website: Option<String>,
+    pub contact_email: String,
+    pub description: Option<String>,
+}
+
+/// A response as its responder sees it.
+#[derive(Serialize, Clone)]
+pub struct ResponderView {
+    pub id: String,
+    pub summary: String,
+    pub stages: Vec<&'static str>,
+    pub status: &'static str,
+    pub my_status: &'static str,
+    pub their_status: &'static str,
+    pub connected: bool,
+    pub identity: Option<IdentityView>,
+    pub created_at: String,
+}
+
+/// A response as the poster sees it.
+#[derive(Serialize, Clone)]
+pub struct PosterView {
+    pub id: String,
+    pub alias: String,
+    #[serde(serialize_with = "profile_json")]
+    pub counterpart: AnonymousProfile,
+    pub fit: f64,
+    pub summary: String,
+    pub stages: Vec<&'static str>,
+    pub status: &'static str,
+    pub my_status: &'static str,
+    pub their_status: &'static str,
+    pub connected: bool,
+    pub identity: Option<IdentityView>,
+    pub created_at: String,
 }
 
 /// A response as its responder sees it: its own text and what it did, never a decline.
-fn responder_view(response: &ResponseView) -> Value {
+fn responder_view(response: &ResponseView) -> ResponderView {
     // A decline is never shown: a response once shortlisted stays shortlisted to its
     // responder, and a declined one that never was reads as submitted.
     let status = if response.shortlisted || response.status == ResponseStatus::Shortlisted {
@@ -340,50 +426,50 @@ fn responder_view(response: &ResponseView) -> Value {
     } else {
         "submitted"
     };
-    json!({
-        "id": response.id,
-        "summary": response.summary,
-        "stages": response.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "status": status,
-        "my_status": if response.responder_revealed { "revealed" } else { "hidden" },
-        "their_status": if response.poster_revealed { "revealed" } else { "hidden" },
-        "connected": response.connected,
-        "identity": response.poster_identity.as_ref().map(identity),
-        "created_at": day(response.created_at),
-    })
+    ResponderView {
+        id: response.id.clone(),
+        summary: response.summary.clone(),
+        stages: response.stages.iter().map(|s| s.as_str()).collect(),
+        status,
+        my_status: if response.responder_revealed { "revealed" } else { "hidden" },
+        their_status: if response.poster_revealed { "revealed" } else { "hidden" },
+        connected: response.connected,
+        identity: response.poster_identity.as_ref().map(identity),
+        created_at: day(response.created_at),
+    }
 }
 
-fn identity(identity: &store::challenges::PartyIdentity) -> Value {
-    json!({
-        "organisation_name": identity.organisation_name,
-        "website": identity.website,
-        "contact_email": identity.contact_email,
-        "description": identity.description,
-    })
+fn identity(identity: &store::challenges::PartyIdentity) -> IdentityView {
+    IdentityView {
+        organisation_name: identity.organisation_name.clone(),
+        website: identity.website.clone(),
+        contact_email: identity.contact_email.clone(),
+        description: identity.description.clone(),
+    }
 }
 
 /// A response as the poster sees it: the responder under its alias, as an anonymous profile
 /// with its fit, until it revealed itself.
-fn poster_view(response: &ResponseView, profile: &AnonymousProfile, fit: f64) -> Value {
-    json!({
-        "id": response.id,
-        "alias": response.alias,
-        "counterpart": anonymous_profile(profile),
-        "fit": fit,
-        "summary": response.summary,
-        "stages": response.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "status": response.status.as_str(),
-        "my_status": if response.poster_revealed { "revealed" } else { "hidden" },
+fn poster_view(response: &ResponseView, profile: AnonymousProfile, fit: f64) -> PosterView {
+    PosterView {
+        id: response.id.clone(),
+        alias: response.alias.clone(),
+        counterpart: profile,
+        fit,
+        summary: response.summary.clone(),
+        stages: response.stages.iter().map(|s| s.as_str()).collect(),
+        status: response.status.as_str(),
+        my_status: if response.poster_revealed { "revealed" } else { "hidden" },
         // A declined responder stays hidden to the poster, whatever it did.
-        "their_status": if response.responder_revealed && response.status != ResponseStatus::Declined {
+        their_status: if response.responder_revealed && response.status != ResponseStatus::Declined {
             "revealed"
         } else {
             "hidden"
         },
-        "connected": response.connected,
-        "identity": response.responder_identity.as_ref().map(identity),
-        "created_at": day(response.created_at),
-    })
+        connected: response.connected,
+        identity: response.responder_identity.as_ref().map(identity),
+        created_at: day(response.created_at),
+    }
 }
 
 /// The poster's views of these responses.
@@ -391,7 +477,7 @@ async fn poster_views(
     state: &AppState,
     record: &ChallengeRecord,
     responses: &[ResponseView],
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<PosterView>, ApiError> {
     let rows = rows(state, responses.iter().map(|r| r.responder).chain([record.poster])).await?;
     let anonymity: std::sync::Arc<Snapshot> = state.anonymity.current(&state.store).await?;
     let poster = rows.get(&record.poster).ok_or(ApiError::NotFound)?;
@@ -402,7 +488,7 @@ async fn poster_views(
             let profile = anonymity.profile(record.poster, response.responder, &written(responder));
             // The fit counts the responder's sectors only as far as its profile shows them.
             let fit = fit(state, &record.challenge, responder, &profile.shown.sectors, poster);
-            Some(poster_view(response, &profile, fit))
+            Some(poster_view(response, profile, fit))
         })
         .collect())
 }
@@ -410,8 +496,8 @@ async fn poster_views(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseBody {
-    summary: String,
-    stages: Vec<String>,
+    pub summary: String,
+    pub stages: Vec<String>,
 }
 
 /// Responds to a challenge, or edits the caller's response while the challenge is open.
@@ -422,16 +508,25 @@ pub async fn respond(
     id: web::Path<String>,
     body: web::Json<ResponseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid(&id)?;
+    let (view, created) = respond_to(&state, &member, &uuid(&id)?, &body).await?;
+    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+}
+
+/// Responds to challenge `id`, or edits `member`'s response; the response, and whether it is
+/// new.
+pub async fn respond_to(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+    body: &ResponseBody,
+) -> Result<(ResponderView, bool), ApiError> {
     let organisation = state.store.organisation(member.org()).await?;
     let response = Response::parse(&body.summary, &body.stages, writer(&organisation))?;
     let mut alias = || matching::random_alias(&mut rand::rng());
-    let (response_id, created) =
-        state.store.respond(&id, member.org(), &response, &mut alias, state.clock.now()).await?;
-    let own = state.store.own_response(&id, member.org()).await?.ok_or(ApiError::NotFound)?;
+    let (response_id, created) = state.store.respond(id, member.org(), &response, &mut alias, state.clock.now()).await?;
+    let own = state.store.own_response(id, member.org()).await?.ok_or(ApiError::NotFound)?;
     debug_assert_eq!(own.id, response_id);
-    let view = responder_view(&own);
-    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+    Ok((responder_view(&own), created))
 }
 
 /// Every response for the poster; the caller's own for a responder; 404 for anyone else.
@@ -441,29 +536,50 @@ pub async fn list_responses(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid(&id)?;
-    let record = state.store.challenge(&id).await?;
+    Ok(match responses_of(&state, &member, &uuid(&id)?).await? {
+        Responses::Poster(views) => HttpResponse::Ok().json(json!({"responses": views})),
+        Responses::Responder(own) => HttpResponse::Ok().json(json!({"responses": [own]})),
+    })
+}
+
+/// The responses to a challenge that a member may read.
+pub enum Responses {
+    /// Every response, for the poster.
+    Poster(Vec<PosterView>),
+    /// The member's own.
+    Responder(ResponderView),
+}
+
+/// Every response for the poster; the member's own for a responder; 404 for anyone else.
+pub async fn responses_of(state: &AppState, member: &Member, id: &str) -> Result<Responses, ApiError> {
+    let record = state.store.challenge(id).await?;
     if record.poster == member.org() {
-        let responses = state.store.responses_for_poster(&id, member.org()).await?;
-        return Ok(HttpResponse::Ok().json(json!({"responses": poster_views(&state, &record, &responses).await?})));
+        let responses = state.store.responses_for_poster(id, member.org()).await?;
+        return Ok(Responses::Poster(poster_views(state, &record, &responses).await?));
     }
-    match state.store.own_response(&id, member.org()).await? {
-        Some(own) => Ok(HttpResponse::Ok().json(json!({"responses": [responder_view(&own)]}))),
+    match state.store.own_response(id, member.org()).await? {
+        Some(own) => Ok(Responses::Responder(responder_view(&own))),
         None => Err(ApiError::NotFound),
     }
 }
 
 /// One response as the caller sees it.
-async fn response_view(state: &AppState, challenge_id: &str, response_id: &str, org: OrgId) -> Result<Value, ApiError> {
+async fn response_view(
+    state: &AppState,
+    challenge_id: &str,
+    response_id: &str,
+    org: OrgId,
+) -> Result<serde_json::Value, ApiError> {
     let (response, side) = state.store.response(challenge_id, response_id, org).await?;
-    match side {
-        Side::Responder => Ok(responder_view(&response)),
+    let view = match side {
+        Side::Responder => serde_json::to_value(responder_view(&response)),
         Side::Poster => {
             let record = state.store.challenge(challenge_id).await?;
             let mut views = poster_views(state, &record, std::slice::from_ref(&response)).await?;
-            views.pop().ok_or(ApiError::NotFound)
+            serde_json::to_value(views.pop().ok_or(ApiError::NotFound)?)
         }
-    }
+    };
+    view.map_err(|e| ApiError::unexpected(e, "failed to render a response"))
 }
 
 #[post("/challenges/{id}/responses/{rid}/{action}")]
@@ -474,15 +590,22 @@ pub async fn act(
 ) -> Result<HttpResponse, ApiError> {
     let (id, rid, action) = path.into_inner();
     let (id, rid) = (uuid(&id)?, uuid(&rid)?);
+    act_on(&state, &member, &id, &rid, &action).await?;
+    Ok(HttpResponse::Ok().json(response_view(&state, &id, &rid, member.org()).await?))
+}
+
+/// Shortlists, declines (the poster) or reveals (either side) response `rid` of challenge `id`.
+pub async fn act_on(state: &AppState, member: &Member, id: &str, rid: &str, action: &str) -> Result<(), ApiError> {
+    let (id, rid) = (&id, &rid);
     let now = state.clock.now();
-    match action.as_str() {
-        "shortlist" => state.store.judge_response(&id, &rid, member.org(), ResponseStatus::Shortlisted, now).await?,
-        "decline" => state.store.judge_response(&id, &rid, member.org(), ResponseStatus::Declined, now).await?,
+    match action {
+        "shortlist" => state.store.judge_response(id, rid, member.org(), ResponseStatus::Shortlisted, now).await?,
+        "decline" => state.store.judge_response(id, rid, member.org(), ResponseStatus::Declined, now).await?,
         "reveal" => {
             let public_url = state.settings.public_url.clone();
             let revealed = state
                 .store
-                .reveal_in_response(&id, &rid, member.org(), now, |c| {
+                .reveal_in_response(id, rid, member.org(), now, |c| {
                     digest::compose::challenge_connected(c, &public_url)
                 })
                 .await?;
@@ -492,21 +615,32 @@ pub async fn act(
         }
         _ => return Err(ApiError::NotFound),
     }
-    Ok(HttpResponse::Ok().json(response_view(&state, &id, &rid, member.org()).await?))
+    Ok(())
 }
 
 /// A forum question as every member reads it: the asker as its alias for the challenge and
 /// its kind, as far as that kind is shared by enough organisations.
-fn question_view(question: &QuestionView, kind: Option<domain::OrgKind>) -> Value {
-    json!({
-        "id": question.id,
-        "alias": question.alias,
-        "kind": kind.map(|k| k.as_str()),
-        "text": question.text,
-        "answer": question.answer,
-        "hidden": question.hidden,
-        "created_at": day(question.created_at),
-    })
+#[derive(Serialize, Clone)]
+pub struct ForumQuestion {
+    pub id: String,
+    pub alias: String,
+    pub kind: Option<&'static str>,
+    pub text: String,
+    pub answer: Option<String>,
+    pub hidden: bool,
+    pub created_at: String,
+}
+
+fn question_view(question: &QuestionView, kind: Option<domain::OrgKind>) -> ForumQuestion {
+    ForumQuestion {
+        id: question.id.clone(),
+        alias: question.alias.clone(),
+        kind: kind.map(|k| k.as_str()),
+        text: question.text.clone(),
+        answer: question.answer.clone(),
+        hidden: question.hidden,
+        created_at: day(question.created_at),
+    }
 }
 
 #[get("/challenges/{id}/questions")]
@@ -515,20 +649,23 @@ pub async fn list_questions(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid(&id)?;
-    let questions = state.store.questions(&id, member.is_facilitator()).await?;
+    let views = questions_of(&state, &member, &uuid(&id)?).await?;
+    Ok(HttpResponse::Ok().json(json!({"questions": views})))
+}
+
+/// The forum of challenge `id` as `member` reads it (a facilitator also sees hidden posts).
+pub async fn questions_of(state: &AppState, member: &Member, id: &str) -> Result<Vec<ForumQuestion>, ApiError> {
+    let questions = state.store.questions(id, member.is_facilitator()).await?;
     let anonymity = state.anonymity.current(&state.store).await?;
     let empty =
         CounterpartProfile { capabilities_offered: vec![], capabilities_sought: vec![], anonymous_summary: None };
-    let views: Vec<Value> =
-        questions.iter().map(|q| question_view(q, anonymity.public_profile(q.asker, &empty).shown.kind)).collect();
-    Ok(HttpResponse::Ok().json(json!({"questions": views})))
+    Ok(questions.iter().map(|q| question_view(q, anonymity.public_profile(q.asker, &empty).shown.kind)).collect())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
-    text: String,
+    pub text: String,
 }
 
 #[post("/challenges/{id}/questions")]
@@ -538,13 +675,18 @@ pub async fn ask(
     id: web::Path<String>,
     body: web::Json<TextBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid(&id)?;
-    let organisation = state.store.organisation(member.org()).await?;
-    let text = challenge::question(&body.text, writer(&organisation))?;
-    let mut alias = || matching::random_alias(&mut rand::rng());
-    let question = state.store.ask(&id, member.org(), &text, &mut alias, state.clock.now()).await?;
-    tracing::info!(challenge = %id, question = %question, "question asked");
+    let question = ask_question(&state, &member, &uuid(&id)?, &body.text).await?;
     Ok(HttpResponse::Created().json(json!({"id": question})))
+}
+
+/// Asks a question in the forum of challenge `id`, under `member`'s alias there; its id.
+pub async fn ask_question(state: &AppState, member: &Member, id: &str, text: &str) -> Result<String, ApiError> {
+    let organisation = state.store.organisation(member.org()).await?;
+    let text = challenge::question(text, writer(&organisation))?;
+    let mut alias = || matching::random_alias(&mut rand::rng());
+    let question = state.store.ask(id, member.org(), &text, &mut alias, state.clock.now()).await?;
+    tracing::info!(challenge = %id, question = %question, "question asked");
+    Ok(question)
 }
 
 #[post("/challenges/{id}/questions/{qid}/answer")]
@@ -555,11 +697,22 @@ pub async fn answer(
     body: web::Json<TextBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, qid) = path.into_inner();
-    let (id, qid) = (uuid(&id)?, uuid(&qid)?);
-    let organisation = state.store.organisation(member.org()).await?;
-    let text = challenge::answer(&body.text, writer(&organisation))?;
-    state.store.answer_question(&id, &qid, member.org(), &text, state.clock.now()).await?;
+    answer_question(&state, &member, &uuid(&id)?, &uuid(&qid)?, &body.text).await?;
     Ok(HttpResponse::Ok().json(json!({"answered": true})))
+}
+
+/// The poster answers question `qid` in the forum of its challenge `id`.
+pub async fn answer_question(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+    qid: &str,
+    text: &str,
+) -> Result<(), ApiError> {
+    let organisation = state.store.organisation(member.org()).await?;
+    let text = challenge::answer(text, writer(&organisation))?;
+    state.store.answer_question(id, qid, member.org(), &text, state.clock.now()).await?;
+    Ok(())
 }
 
 /// The facilitator's challenge of the month: at most one is featured at a time.

@@ -2,7 +2,7 @@
 
 pub(crate) mod accounts;
 mod catalogue;
-mod challenges;
+pub(crate) mod challenges;
 mod health;
 pub(crate) mod matches;
 pub(crate) mod me;
