@@ -679,3 +679,108 @@ async fn searching_and_asking_for_an_introduction_through_the_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_challenge_posted_asked_about_responded_to_shortlisted_and_revealed_through_the_pages() {
+    on_every_backend(async |app: TestApp| {
+        let trust = app.member("bo@trust-secret.example", "Riverside Secret Trust", "health_org").await;
+        let sme = app.member("ann@acme-secret.example", "Acme Secret Ltd", "sme").await;
+        let other = app.member("cy@other.example", "Other Ltd", "sme").await;
+        let mut poster = Browser::new(&app);
+        poster.log_in(&trust.email).await;
+
+        // Posting: a form with a missing field comes back with what was typed.
+        let form = poster.get("/challenges/new").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let partial = [
+            ("title", "Preventing recurrent falls at home"),
+            ("problem_statement", "Older people fall again within a year of a first fall, and we want to stop that."),
+        ];
+        let rejected = poster.post(&form, "/challenges/new", &partial).await;
+        assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(rejected.html.contains("href=\"#sectors\"") && rejected.html.contains("href=\"#deadline\""));
+        assert!(rejected.html.contains("value=\"Preventing recurrent falls at home\""));
+        let mut full: Vec<(&str, &str)> = partial.to_vec();
+        full.extend([
+            ("sectors", "ageing_frailty"),
+            ("capabilities_needed", "clinical_evaluation"),
+            ("deadline", "2099-03-31"),
+            ("innovation_stage", ""),
+        ]);
+        let posted = poster.post(&rejected, "/challenges/new", &full).await;
+        assert_eq!(posted.status, StatusCode::OK);
+        assert!(posted.html.contains("Your challenge is posted"));
+        let id = posted.path.trim_start_matches("/challenges/").to_owned();
+
+        // An SME cannot post, but browses, asks in the forum and responds.
+        let mut responder = Browser::new(&app);
+        responder.log_in(&sme.email).await;
+        assert_eq!(responder.get("/challenges/new").await.status, StatusCode::FORBIDDEN);
+        let list = responder.get("/challenges").await;
+        assert!(list.html.contains("Preventing recurrent falls at home"));
+        assert!(!list.html.contains("Riverside"), "the poster is anonymous");
+        let page = responder.get(&format!("/challenges/{id}")).await;
+        let asked = responder
+            .post(&page, &format!("/challenges/{id}/questions"), &[("question", "Do you have data on falls at night?")])
+            .await;
+        assert!(asked.html.contains("Do you have data on falls at night?"));
+        let empty = responder
+            .post(&asked, &format!("/challenges/{id}/respond"), &[("summary", ""), ("stages", "evidence")])
+            .await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.html.contains("href=\"#summary\"") && empty.html.contains("value=\"evidence\" checked"));
+        let summary = "We make a wearable that detects near-falls and can run an evaluation with you.";
+        let sent = responder
+            .post(
+                &empty,
+                &format!("/challenges/{id}/respond"),
+                &[("summary", summary), ("stages", "evidence"), ("stages", "adoption")],
+            )
+            .await;
+        assert!(sent.html.contains("Your response is sent") && sent.html.contains(summary));
+
+        // The poster answers in the forum and reviews the response: an alias, no identity.
+        let page = poster.get(&format!("/challenges/{id}")).await;
+        let qid_start = page.html.find("id=\"question-").expect("a question") + "id=\"question-".len();
+        let qid: String = page.html[qid_start..].chars().take_while(|c| *c != '"').collect();
+        let answered = poster
+            .post(&page, &format!("/challenges/{id}/questions/{qid}/answer"), &[("answer", "Yes, a year of it.")])
+            .await;
+        assert!(answered.html.contains("Yes, a year of it."));
+        let review = poster.get(&format!("/challenges/{id}/responses")).await;
+        assert!(review.html.contains(summary));
+        for secret in ["Acme", "acme-secret", sme.email.as_str()] {
+            assert!(!review.html.contains(secret), "{secret} leaked to the poster");
+        }
+        let rid_start = review.html.find("id=\"response-").expect("a response") + "id=\"response-".len();
+        let rid: String = review.html[rid_start..].chars().take_while(|c| *c != '"').collect();
+        let shortlisted = poster.post(&review, &format!("/challenges/{id}/responses/{rid}/shortlist"), &[]).await;
+        assert!(shortlisted.html.contains("is shortlisted"));
+        let revealed = poster.post(&shortlisted, &format!("/challenges/{id}/responses/{rid}/reveal"), &[]).await;
+        assert!(revealed.html.contains("You revealed yourself"));
+
+        // The responder sees the shortlist and the poster's name, reveals itself: connected.
+        let mine = responder.get(&format!("/challenges/{id}")).await;
+        assert!(mine.html.contains("Shortlisted") && mine.html.contains("Riverside Secret Trust"));
+        let connected = responder.post(&mine, &format!("/challenges/{id}/responses/{rid}/reveal"), &[]).await;
+        assert!(connected.html.contains("Connected"));
+        let review = poster.get(&format!("/challenges/{id}/responses")).await;
+        assert!(review.html.contains("Acme Secret Ltd"));
+
+        // Another member reads the challenge and its forum, never the responses.
+        let mut outsider = Browser::new(&app);
+        outsider.log_in(&other.email).await;
+        assert_eq!(outsider.get(&format!("/challenges/{id}/responses")).await.status, StatusCode::NOT_FOUND);
+        let public = outsider.get(&format!("/challenges/{id}")).await;
+        assert!(public.html.contains("Yes, a year of it.") && !public.html.contains(summary));
+
+        // The connection emails link to the challenge's page, which opens for both.
+        app.deliver_emails().await;
+        let link = format!("http://matchwell.test/challenges/{id}");
+        for (email, browser) in [(&sme.email, &mut responder), (&trust.email, &mut poster)] {
+            assert!(app.emails_to(email).iter().any(|e| e.contains(&link)), "{email} got a link to the challenge");
+            assert_eq!(browser.get(&format!("/challenges/{id}")).await.status, StatusCode::OK);
+        }
+    })
+    .await;
+}

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod assets;
+mod challenges;
 mod chart;
 mod forms;
 mod matches;
@@ -59,7 +60,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(questionnaire::show_section)
         .service(questionnaire::save_section)
         .service(search::show)
-        .service(search::ask);
+        .service(search::ask)
+        .service(challenges::browse)
+        .service(challenges::new_challenge)
+        .service(challenges::create_challenge)
+        .service(challenges::show_challenge)
+        .service(challenges::respond_submit)
+        .service(challenges::ask_submit)
+        .service(challenges::answer_submit)
+        .service(challenges::close_submit)
+        .service(challenges::feature_submit)
+        .service(challenges::hide_submit)
+        .service(challenges::review)
+        .service(challenges::act_submit);
 }
 
 /// What every page's frame needs: who is signed in (for the header's links), the CSRF token

@@ -523,7 +523,8 @@ pub async fn respond_to(
     let organisation = state.store.organisation(member.org()).await?;
     let response = Response::parse(&body.summary, &body.stages, writer(&organisation))?;
     let mut alias = || matching::random_alias(&mut rand::rng());
-    let (response_id, created) = state.store.respond(id, member.org(), &response, &mut alias, state.clock.now()).await?;
+    let (response_id, created) =
+        state.store.respond(id, member.org(), &response, &mut alias, state.clock.now()).await?;
     let own = state.store.own_response(id, member.org()).await?.ok_or(ApiError::NotFound)?;
     debug_assert_eq!(own.id, response_id);
     Ok((responder_view(&own), created))
@@ -547,7 +548,7 @@ pub enum Responses {
     /// Every response, for the poster.
     Poster(Vec<PosterView>),
     /// The member's own.
-    Responder(ResponderView),
+    Responder(Box<ResponderView>),
 }
 
 /// Every response for the poster; the member's own for a responder; 404 for anyone else.
@@ -558,7 +559,7 @@ pub async fn responses_of(state: &AppState, member: &Member, id: &str) -> Result
         return Ok(Responses::Poster(poster_views(state, &record, &responses).await?));
     }
     match state.store.own_response(id, member.org()).await? {
-        Some(own) => Ok(Responses::Responder(responder_view(&own))),
+        Some(own) => Ok(Responses::Responder(Box::new(responder_view(&own)))),
         None => Err(ApiError::NotFound),
     }
 }
