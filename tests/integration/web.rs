@@ -784,3 +784,46 @@ async fn a_challenge_posted_asked_about_responded_to_shortlisted_and_revealed_th
     })
     .await;
 }
+
+#[tokio::test]
+async fn settings_turn_search_visibility_off_and_change_the_password() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        let mut elsewhere = Browser::new(&app);
+        elsewhere.log_in(&member.email).await;
+        let page = browser.get("/settings").await;
+        assert!(page.html.contains("value=\"on\" checked"), "visible by default");
+        let saved = browser.post(&page, "/settings/search", &[("search_visible", "off")]).await;
+        assert!(saved.html.contains("value=\"off\" checked"));
+        let me: serde_json::Value = app.get("/api/v1/me", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(me["profile"]["search_visible"], false);
+
+        let wrong = browser
+            .post(
+                &saved,
+                "/settings/password",
+                &[("current_password", "not it"), ("new_password", "a brand new passphrase")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.html.contains("href=\"#current_password\""));
+        let changed = browser
+            .post(
+                &wrong,
+                "/settings/password",
+                &[("current_password", PASSWORD), ("new_password", "a brand new passphrase")],
+            )
+            .await;
+        assert_eq!(
+            (changed.status, changed.path.as_str()),
+            (StatusCode::OK, "/settings"),
+            "this browser stays logged in"
+        );
+        assert!(changed.html.contains("Your password is changed"));
+        assert_eq!(elsewhere.get("/settings").await.path, "/login", "the other session ended");
+        assert_eq!(app.login(&member.email, "a brand new passphrase").await.status(), StatusCode::OK);
+    })
+    .await;
+}

@@ -18,6 +18,7 @@ mod profile;
 mod questionnaire;
 mod search;
 mod session;
+mod settings;
 mod views;
 
 use actix_web::cookie::Cookie;
@@ -72,7 +73,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(challenges::feature_submit)
         .service(challenges::hide_submit)
         .service(challenges::review)
-        .service(challenges::act_submit);
+        .service(challenges::act_submit)
+        .service(settings::show)
+        .service(settings::save_search)
+        .service(settings::change_password);
 }
 
 /// What every page's frame needs: who is signed in (for the header's links), the CSRF token

@@ -405,6 +405,32 @@ pub async fn login(
     })))
 }
 
+/// Changes `member`'s password (the same for the API and the settings page): every earlier
+/// session ends; the account and its new session version.
+pub async fn change_password_of(
+    request: &HttpRequest,
+    state: &AppState,
+    member: &Member,
+    current_password: String,
+    new_password: String,
+) -> Result<(store::accounts::Account, i64), ApiError> {
+    let new_password = Password::parse(new_password).map_err(|m| FieldErrors::one("new_password", m))?;
+    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
+    let failures = format!("login:{}:{}", account.email.as_str(), client(request, state));
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
+        return Err(ApiError::TooManyRequests);
+    }
+    if !verify_password(current_password, account.password_hash.clone()).await? {
+        return Err(FieldErrors::one("current_password", "this is not your current password").into());
+    }
+    state.limiter.release(&failures);
+    let hash = hash_password(new_password).await?;
+    let version = state.store.change_password(&account.public_id, &hash, Utc::now()).await?;
+    state.sessions.forget(&account.public_id);
+    tracing::info!(account = %account.public_id, "password changed");
+    Ok((account, version))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
@@ -422,20 +448,8 @@ pub async fn change_password(
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let new_password = Password::parse(body.new_password).map_err(|m| FieldErrors::one("new_password", m))?;
-    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
-    let failures = format!("login:{}:{}", account.email.as_str(), client(&request, &state));
-    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
-        return Err(ApiError::TooManyRequests);
-    }
-    if !verify_password(body.current_password, account.password_hash.clone()).await? {
-        return Err(FieldErrors::one("current_password", "this is not your current password").into());
-    }
-    state.limiter.release(&failures);
-    let hash = hash_password(new_password).await?;
-    let version = state.store.change_password(&account.public_id, &hash, Utc::now()).await?;
-    state.sessions.forget(&account.public_id);
-    tracing::info!(account = %account.public_id, "password changed");
+    let (account, version) =
+        change_password_of(&request, &state, &member, body.current_password, body.new_password).await?;
     let (access_token, expires_in) = state.tokens.issue(&account, version)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": access_token,

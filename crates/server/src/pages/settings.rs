@@ -1,0 +1,125 @@
+//! Settings: whether partner search may show the organisation, and the password. (The digest's
+//! frequency, and data export and deletion, come with those features.)
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use domain::ProfilePatch;
+
+use super::forms::{Choice, FormData, FormErrors};
+use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other, session};
+use crate::auth::Member;
+use crate::errors::ApiError;
+use crate::routes::accounts::change_password_of;
+use crate::routes::me::update_profile_of;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct Settings {
+    chrome: Chrome,
+    email: String,
+    visibility: Vec<Choice>,
+    errors: FormErrors,
+    notice: &'static str,
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn settings_page(
+    request: &HttpRequest,
+    state: &AppState,
+    member: &Member,
+    errors: FormErrors,
+    notice: &'static str,
+) -> Result<HttpResponse, PageError> {
+    let account = state
+        .store
+        .account_by_public_id(&member.public_id)
+        .await?
+        .ok_or(PageError::LogIn { next: "/settings".to_owned() })?;
+    let visible = state.store.organisation(member.org()).await?.profile.search_visible;
+    let visibility = [("on", "Yes, partner search may show us (anonymously)"), ("off", "No, only suggested matches")]
+        .iter()
+        .map(|(value, label)| Choice {
+            value: (*value).to_owned(),
+            label: (*label).to_owned(),
+            hint: String::new(),
+            checked: (*value == "on") == visible,
+        })
+        .collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = Page::new(request, state, Some(member), "settings");
+    let view =
+        Settings { chrome: page.chrome.clone(), email: account.email.as_str().to_owned(), visibility, errors, notice };
+    page.render(status, &view)
+}
+
+#[get("/settings")]
+pub async fn show(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, PageError> {
+    let notice = match query.done.as_str() {
+        "search" => "Your search setting is saved.",
+        "password" => "Your password is changed. Every other session has ended.",
+        _ => "",
+    };
+    settings_page(&request, &state, &member.0, FormErrors::default(), notice).await
+}
+
+#[post("/settings/search")]
+pub async fn save_search(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = FormData::parse(&body);
+    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let visible = match form.get("search_visible") {
+        "on" => true,
+        "off" => false,
+        _ => {
+            let errors = FormErrors::one("search_visible", "Choose whether partner search may show you");
+            return settings_page(&request, &state, &member.0, errors, "").await;
+        }
+    };
+    let patch = ProfilePatch { search_visible: Some(visible), ..ProfilePatch::default() };
+    update_profile_of(&state, member.0.org(), &patch).await?;
+    Ok(see_other("/settings?done=search"))
+}
+
+#[post("/settings/password")]
+pub async fn change_password(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = FormData::parse(&body);
+    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let current = form.get("current_password").to_owned();
+    let new = form.get("new_password").to_owned();
+    match change_password_of(&request, &state, &member.0, current, new).await {
+        Ok((account, _)) => {
+            // Every session began before the change has ended, this one too: begin a new one.
+            let _ = session::end(&request, &state).await?;
+            let cookie = session::begin(&state, &account.public_id).await?;
+            let mut response = see_other("/settings?done=password");
+            response.add_cookie(&cookie).map_err(|e| PageError::Unexpected(e.into()))?;
+            Ok(response)
+        }
+        Err(ApiError::Validation(errors)) => {
+            let errors = FormErrors::from_fields(&errors, &["current_password", "new_password"], "current_password");
+            settings_page(&request, &state, &member.0, errors, "").await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
