@@ -76,7 +76,9 @@ fn capture_logs() {
         let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = Sink(buffer.clone());
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            // The browser driver logs what the browser tests type (test passwords); it is the
+            // tests' own traffic, not the service's.
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,thirtyfour=off"))
             .with_writer(move || sink.clone())
             .with_ansi(false)
             .finish();

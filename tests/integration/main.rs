@@ -5,6 +5,7 @@ mod account_safety;
 mod accounts;
 mod anonymity;
 mod bench;
+mod browser;
 mod challenges;
 mod commands;
 mod helpers;

@@ -704,7 +704,9 @@ async fn a_challenge_posted_asked_about_responded_to_shortlisted_and_revealed_th
         full.extend([
             ("sectors", "ageing_frailty"),
             ("capabilities_needed", "clinical_evaluation"),
-            ("deadline", "2099-03-31"),
+            ("deadline-day", "31"),
+            ("deadline-month", "3"),
+            ("deadline-year", "2099"),
             ("innovation_stage", ""),
         ]);
         let posted = poster.post(&rejected, "/challenges/new", &full).await;

@@ -126,9 +126,7 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
                 .app_data(web::FormConfig::default().limit(BODY_LIMIT))
                 .configure(routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(crate::errors::ApiError::NotFound)
-                }))
+                .default_service(web::to(crate::pages::not_found))
         })
         .listen(listener)?
         .run();

@@ -202,7 +202,9 @@ pub async fn browse(
 pub struct NewForm {
     title: String,
     problem_statement: String,
-    deadline: String,
+    deadline_day: String,
+    deadline_month: String,
+    deadline_year: String,
     links: String,
     sectors: Vec<String>,
     capabilities_needed: Vec<String>,
@@ -217,6 +219,8 @@ struct New {
     sectors: Vec<Choice>,
     capabilities: Vec<Choice>,
     stages: Vec<Choice>,
+    /// The deadline's fields: part, label, width, value.
+    deadline: Vec<(&'static str, &'static str, u8, String)>,
     errors: FormErrors,
 }
 
@@ -227,6 +231,11 @@ fn new_page(state: &AppState, chrome: Chrome, form: NewForm, errors: FormErrors)
         sectors: Choice::of(taxonomy.sectors.terms(), &form.sectors),
         capabilities: Choice::of(taxonomy.capabilities.terms(), &form.capabilities_needed),
         stages: Choice::of(taxonomy.innovation_stages.terms(), std::slice::from_ref(&form.innovation_stage)),
+        deadline: vec![
+            ("day", "Day", 2, form.deadline_day.clone()),
+            ("month", "Month", 2, form.deadline_month.clone()),
+            ("year", "Year", 4, form.deadline_year.clone()),
+        ],
         form,
         errors,
     }
@@ -258,7 +267,9 @@ pub async fn create_challenge(
     let typed = NewForm {
         title: form.get("title").to_owned(),
         problem_statement: form.get("problem_statement").to_owned(),
-        deadline: form.get("deadline").to_owned(),
+        deadline_day: form.get("deadline-day").trim().to_owned(),
+        deadline_month: form.get("deadline-month").trim().to_owned(),
+        deadline_year: form.get("deadline-year").trim().to_owned(),
         links: form.get("links").to_owned(),
         sectors: form.all("sectors"),
         capabilities_needed: form.all("capabilities_needed"),
@@ -270,13 +281,22 @@ pub async fn create_challenge(
         sectors: Some(typed.sectors.clone()),
         innovation_stage: Some(typed.innovation_stage.clone()).filter(|s| !s.is_empty()),
         capabilities_needed: Some(typed.capabilities_needed.clone()),
-        deadline: Some(typed.deadline.trim().to_owned()),
+        deadline: Some(deadline(&typed).unwrap_or_default()),
         links: Some(typed.links.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()),
         status: None,
     };
     match post_challenge(&state, &member.0, &body).await {
         Ok(id) => Ok(see_other(&format!("/challenges/{id}?done=posted"))),
-        Err(ApiError::Validation(errors)) => {
+        Err(ApiError::Validation(mut errors)) => {
+            if deadline(&typed).is_none() {
+                // Whatever the domain said of an incomplete date, say it in the form's terms.
+                let mut kept = domain::FieldErrors::new();
+                for (field, messages) in errors.fields().iter().filter(|(f, _)| f.as_str() != "deadline") {
+                    messages.iter().for_each(|m| kept.add(field.clone(), m.clone()));
+                }
+                kept.add("deadline", "enter the deadline as a day, month and year, such as 31 3 2027");
+                errors = kept;
+            }
             let fields = [
                 "title",
                 "problem_statement",
@@ -293,6 +313,14 @@ pub async fn create_challenge(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The deadline of the form's three fields as a date (`2027-03-31`), if they make one.
+fn deadline(form: &NewForm) -> Option<String> {
+    let day: u32 = form.deadline_day.parse().ok()?;
+    let month: u32 = form.deadline_month.parse().ok()?;
+    let year: i32 = form.deadline_year.parse().ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, month, day).map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 /// A forum question as the page shows it.

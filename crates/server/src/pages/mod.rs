@@ -115,6 +115,15 @@ impl Page {
     }
 }
 
+/// Any other address: a page that says so, or the API's JSON error under `/api/`.
+pub async fn not_found(request: HttpRequest) -> HttpResponse {
+    if request.path().starts_with("/api/") {
+        ApiError::NotFound.error_response()
+    } else {
+        PageError::NotFound.error_response()
+    }
+}
+
 /// A redirect after a successful form post (303, so that reloading does not post again).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", location)).finish()
