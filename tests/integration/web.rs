@@ -829,3 +829,91 @@ async fn settings_turn_search_visibility_off_and_change_the_password() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_form_of_a_signed_in_member_needs_its_csrf_token() {
+    on_every_backend(async |app: TestApp| {
+        let (a, b, id) = matched_pair(&app).await;
+        let challenge = json!({
+            "title": "Preventing recurrent falls at home",
+            "problem_statement": "Older people fall again within a year of a first fall; we want fewer second falls.",
+            "sectors": ["ageing_frailty"],
+            "capabilities_needed": ["clinical_evaluation"],
+            "deadline": "2099-12-31",
+        });
+        let posted: serde_json::Value =
+            app.post("/api/v1/challenges", &challenge, Some(&b.token)).await.json().await.expect("json");
+        let challenge = posted["id"].as_str().expect("id").to_owned();
+        let other = uuid::Uuid::new_v4();
+        let section = domain::Catalogue::builtin().expect("catalogue").questionnaire.sections[0].id.clone();
+        let mut browser = Browser::new(&app);
+        browser.log_in(&a.email).await;
+        let cookies = browser.cookie_header();
+        let forms = [
+            "/logout".to_owned(),
+            "/profile".to_owned(),
+            format!("/questionnaire/{section}"),
+            format!("/matches/{id}/reveal"),
+            format!("/matches/{id}/decline"),
+            format!("/matches/{id}/outcome"),
+            "/search/anything/ask".to_owned(),
+            "/challenges/new".to_owned(),
+            format!("/challenges/{challenge}/respond"),
+            format!("/challenges/{challenge}/questions"),
+            format!("/challenges/{challenge}/questions/{other}/answer"),
+            format!("/challenges/{challenge}/questions/{other}/hide"),
+            format!("/challenges/{challenge}/close"),
+            format!("/challenges/{challenge}/feature"),
+            format!("/challenges/{challenge}/responses/{other}/shortlist"),
+            "/settings/search".to_owned(),
+            "/settings/password".to_owned(),
+        ];
+        for path in &forms {
+            for token in ["", "0000", &"ab".repeat(32)] {
+                let sent = browser
+                    .client
+                    .post(app.url(path))
+                    .header("cookie", &cookies)
+                    .form(&[
+                        ("csrf_token", token),
+                        ("search_visible", "off"),
+                        ("summary", "A text long enough to be a response here."),
+                    ])
+                    .send()
+                    .await
+                    .expect("sent");
+                assert_eq!(sent.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+            }
+        }
+        // Nothing happened: still logged in, nothing revealed or declined, still visible.
+        assert_eq!(browser.get("/matches").await.path, "/matches");
+        let view: serde_json::Value =
+            app.get(&format!("/api/v1/matches/{id}"), Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(view["my_status"], "suggested");
+        let me: serde_json::Value = app.get("/api/v1/me", Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(me["profile"]["search_visible"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn addresses_that_no_page_makes_answer_with_pages_and_the_api_with_json() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        let mut browser = Browser::new(&app);
+        browser.log_in(&member.email).await;
+        for (path, status) in [("/search?page=abc", StatusCode::BAD_REQUEST), ("/no-such-page", StatusCode::NOT_FOUND)]
+        {
+            let page = browser.get(path).await;
+            assert_eq!(page.status, status, "{path}");
+            assert!(page.html.starts_with("<!doctype html>") && page.html.contains("<title>"), "{path} is a page");
+        }
+        let api = app.get("/api/v1/search?page=abc", Some(&member.token)).await;
+        assert_eq!(api.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(api.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("application/json")));
+        let missing = app.get("/api/v1/nothing-here", None).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(missing.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("application/json")));
+    })
+    .await;
+}

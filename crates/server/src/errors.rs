@@ -145,7 +145,11 @@ fn field_of(message: &str) -> String {
 }
 
 /// Turns actix's query-string failures into our shape: a field-level 422.
-pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(error: actix_web::error::QueryPayloadError, request: &actix_web::HttpRequest) -> actix_web::Error {
     let message = error.to_string();
+    if !request.path().starts_with("/api/") {
+        // A page's address that no form makes (`?page=abc`): a page that says so.
+        return crate::pages::PageError::BadAddress.into();
+    }
     ApiError::Validation(FieldErrors::one(field_of(&message), message)).into()
 }

@@ -17,7 +17,7 @@ pub mod config;
 mod csrf;
 pub mod errors;
 mod limits;
-mod pages;
+pub(crate) mod pages;
 mod refs;
 mod routes;
 pub mod startup;

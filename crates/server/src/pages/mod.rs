@@ -141,6 +141,8 @@ pub enum PageError {
     Forbidden,
     #[error("the form has expired")]
     Expired,
+    #[error("the address is not one of ours")]
+    BadAddress,
     #[error("{0}")]
     Refused(String),
     #[error("too many attempts")]
@@ -163,6 +165,7 @@ impl ResponseError for PageError {
             PageError::LogIn { .. } => StatusCode::SEE_OTHER,
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::Forbidden | PageError::Expired => StatusCode::FORBIDDEN,
+            PageError::BadAddress => StatusCode::BAD_REQUEST,
             PageError::Refused(_) => StatusCode::CONFLICT,
             PageError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -181,6 +184,7 @@ impl ResponseError for PageError {
             ),
             PageError::Forbidden => ("You cannot do this", "Your organisation cannot use this page."),
             PageError::Expired => ("This form has expired", "Go back, reload the page and send the form once more."),
+            PageError::BadAddress => ("This address does not work", "Check the address, or start again from the menu."),
             PageError::Refused(message) => ("This cannot be done", message),
             PageError::TooMany(message) => ("Please wait", message),
             PageError::Unexpected(error) => {
