@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::forms::{FormErrors, local_path};
+use super::forms::{CsrfForm, FormErrors, local_path};
 use super::{Chrome, Page, PageError, Viewer, check_csrf, see_other, session};
 use crate::errors::ApiError;
 use crate::routes::accounts::{self, SignUp, VerifyError};
@@ -274,12 +274,6 @@ pub async fn login_submit(
     let page = Page::new(&request, &state, None, "");
     let view = Login { chrome: page.chrome.clone(), form: &form, errors, unverified };
     page.render(StatusCode::UNPROCESSABLE_ENTITY, &view)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Ends the session on the server, and in the browser.

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::challenge::{Stage, may_post};
 
-use super::forms::{Choice, FormData, FormErrors};
+use super::forms::{Choice, CsrfForm, DoneQuery, FormData, FormErrors};
 use super::views::{label, labels, profile_rows};
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
 use crate::auth::Member;
@@ -362,12 +362,6 @@ struct Detail {
     notice: &'static str,
 }
 
-#[derive(serde::Deserialize)]
-pub struct NoticeQuery {
-    #[serde(default)]
-    done: String,
-}
-
 fn notice(done: &str) -> &'static str {
     match done {
         "posted" => "Your challenge is posted. Organisations that could help can now respond, anonymously.",
@@ -434,7 +428,7 @@ pub async fn show_challenge(
     state: web::Data<AppState>,
     member: SignedIn,
     id: web::Path<String>,
-    query: web::Query<NoticeQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let id = uuid(&id)?;
     detail_page(&request, &state, &member.0, &id, Default::default(), FormErrors::default(), notice(&query.done)).await
@@ -510,12 +504,6 @@ pub async fn answer_submit(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Closes the member's challenge early.
@@ -624,7 +612,7 @@ pub async fn review(
     state: web::Data<AppState>,
     member: SignedIn,
     id: web::Path<String>,
-    query: web::Query<NoticeQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let id = uuid(&id)?;
     let views = match responses_of(&state, &member.0, &id).await? {

@@ -75,6 +75,23 @@ impl FormData {
     }
 }
 
+/// A form with nothing but its CSRF token (a button that acts).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// The query of a page shown after an action: `done` says which, for the notice at its top;
+/// `saved=1` after a save.
+#[derive(Debug, serde::Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    pub done: String,
+    #[serde(default)]
+    pub saved: String,
+}
+
 /// One choice of a set of radios, checkboxes or a select.
 #[derive(Debug, Clone)]
 pub struct Choice {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use store::matches::{Outcome, PartyStatus, PartyView};
 
 use super::chart::{self, Chart};
-use super::forms::FormErrors;
+use super::forms::{DoneQuery, FormErrors};
 use super::views::profile_rows;
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
 use crate::errors::ApiError;
@@ -113,12 +113,6 @@ struct Detail<'a> {
     notice: &'a str,
 }
 
-#[derive(Deserialize)]
-pub struct NoticeQuery {
-    #[serde(default)]
-    done: String,
-}
-
 async fn card(state: &AppState, member: &crate::auth::Member, raw_id: &str) -> Result<MatchCard, PageError> {
     let id = match_id(raw_id)?;
     let anonymity = state.anonymity.current(&state.store).await?;
@@ -132,7 +126,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     member: SignedIn,
     id: web::Path<String>,
-    query: web::Query<NoticeQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let card = card(&state, &member.0, &id).await?;
     let notice = match query.done.as_str() {

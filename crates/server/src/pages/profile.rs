@@ -8,7 +8,7 @@ use askama::Template;
 use domain::{OrgKind, Profile, ProfilePatch};
 
 use super::accounts::KINDS;
-use super::forms::{Choice, FormData, FormErrors};
+use super::forms::{Choice, DoneQuery, FormData, FormErrors};
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
 use crate::errors::ApiError;
 use crate::routes::me::update_profile_of;
@@ -116,18 +116,12 @@ struct ProfilePage {
     saved: bool,
 }
 
-#[derive(serde::Deserialize)]
-pub struct SavedQuery {
-    #[serde(default)]
-    saved: String,
-}
-
 #[get("/profile")]
 pub async fn show(
     request: HttpRequest,
     state: web::Data<AppState>,
     member: SignedIn,
-    query: web::Query<SavedQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let organisation = state.store.organisation(member.0.org()).await?;
     let page = Page::new(&request, &state, Some(&member.0), "profile");

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::{FieldErrors, RawAnswer, Section};
 
-use super::forms::{Choice, FormData, FormErrors};
+use super::forms::{Choice, DoneQuery, FormData, FormErrors};
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
 use crate::errors::ApiError;
 use crate::routes::me::save_section_answers;
@@ -44,18 +44,12 @@ struct Overview {
     saved: bool,
 }
 
-#[derive(serde::Deserialize)]
-pub struct SavedQuery {
-    #[serde(default)]
-    saved: String,
-}
-
 #[get("/questionnaire")]
 pub async fn overview(
     request: HttpRequest,
     state: web::Data<AppState>,
     member: SignedIn,
-    query: web::Query<SavedQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let questionnaire = &state.catalogue.questionnaire;
     let answers = state.store.answers(member.0.org(), questionnaire).await?;

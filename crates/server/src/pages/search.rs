@@ -9,7 +9,7 @@ use store::matches::Introduction;
 
 use super::accounts::KINDS;
 use super::chart::{self, Chart};
-use super::forms::{Choice, FormErrors, encode};
+use super::forms::{Choice, CsrfForm, FormErrors, encode};
 use super::views::profile_rows;
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
 use crate::errors::ApiError;
@@ -131,12 +131,6 @@ pub async fn show(
     page_frame.render(status, &view)
 }
 
-#[derive(serde::Deserialize)]
-pub struct AskForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// Asks for an introduction; the match it makes (or the one that was there) opens next.
 #[post("/search/{ref}/ask")]
 pub async fn ask(
@@ -144,7 +138,7 @@ pub async fn ask(
     state: web::Data<AppState>,
     member: SignedIn,
     reference: web::Path<String>,
-    form: web::Form<AskForm>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&request, &state, &form.csrf_token)?;
     match ask_for(&state, &member.0, &reference).await {

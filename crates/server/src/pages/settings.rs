@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::ProfilePatch;
 
-use super::forms::{Choice, FormData, FormErrors};
+use super::forms::{Choice, DoneQuery, FormData, FormErrors};
 use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other, session};
 use crate::auth::Member;
 use crate::errors::ApiError;
@@ -22,12 +22,6 @@ struct Settings {
     visibility: Vec<Choice>,
     errors: FormErrors,
     notice: &'static str,
-}
-
-#[derive(serde::Deserialize)]
-pub struct NoticeQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn settings_page(
@@ -64,7 +58,7 @@ pub async fn show(
     request: HttpRequest,
     state: web::Data<AppState>,
     member: SignedIn,
-    query: web::Query<NoticeQuery>,
+    query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let notice = match query.done.as_str() {
         "search" => "Your search setting is saved.",
