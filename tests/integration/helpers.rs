@@ -45,7 +45,7 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub store: Store,
-    pub mailer: digest::Mailer,
+    pub mailer: mail::Mailer,
     pub outbox: PathBuf,
     pub settings: Settings,
     /// The service's clock, which tests may move forward.
@@ -122,7 +122,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let (port, _) = application.spawn();
     let store = Store::connect(&settings.database_url).await.expect("database");
     let outbox = settings.outbox();
-    let mailer = digest::Mailer::new(None, outbox.clone(), &settings.mail_from).expect("mailer");
+    let mailer = mail::Mailer::new(None, outbox.clone(), &settings.mail_from).expect("mailer");
     TestApp {
         backend,
         address: format!("http://127.0.0.1:{port}"),
@@ -210,10 +210,10 @@ impl TestApp {
     /// Sends every queued email to the outbox, as the worker would.
     pub async fn deliver_emails(&self) {
         loop {
-            match digest::try_execute_task(&self.store, &self.mailer).await.expect("worker step") {
-                digest::Execution::EmptyQueue => break,
-                digest::Execution::Sent => {}
-                digest::Execution::Failed => panic!("an email failed to send"),
+            match mail::try_execute_task(&self.store, &self.mailer).await.expect("worker step") {
+                mail::Execution::EmptyQueue => break,
+                mail::Execution::Sent => {}
+                mail::Execution::Failed => panic!("an email failed to send"),
             }
         }
     }

@@ -104,10 +104,7 @@ async fn queued_emails_are_sent_once_even_when_queued_twice() {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].contains("Subject: Hello") && sent[0].contains("Message-ID: <hello-1@matchwell>"));
         assert_eq!(app.store.pending_emails().await.expect("count"), 0);
-        assert_eq!(
-            digest::try_execute_task(&app.store, &app.mailer).await.expect("step"),
-            digest::Execution::EmptyQueue
-        );
+        assert_eq!(mail::try_execute_task(&app.store, &app.mailer).await.expect("step"), mail::Execution::EmptyQueue);
     })
     .await;
 }
@@ -116,17 +113,14 @@ async fn queued_emails_are_sent_once_even_when_queued_twice() {
 async fn an_email_the_server_refuses_stays_queued_for_a_retry() {
     on_every_backend(async |app: TestApp| {
         // Nothing listens on this port: the SMTP connection fails.
-        let failing = digest::Mailer::new(Some("smtp://127.0.0.1:9"), app.outbox.clone(), "noreply@matchwell.test")
+        let failing = mail::Mailer::new(Some("smtp://127.0.0.1:9"), app.outbox.clone(), "noreply@matchwell.test")
             .expect("mailer");
         app.store.enqueue_email(&email("retry-1"), Utc::now()).await.expect("queued");
-        let step = digest::try_execute_task(&app.store, &failing).await.expect("step");
-        assert_eq!(step, digest::Execution::Failed);
+        let step = mail::try_execute_task(&app.store, &failing).await.expect("step");
+        assert_eq!(step, mail::Execution::Failed);
         assert_eq!(app.store.pending_emails().await.expect("count"), 1, "nothing lost");
         // Not due again yet, so the working mailer finds nothing to do now.
-        assert_eq!(
-            digest::try_execute_task(&app.store, &app.mailer).await.expect("step"),
-            digest::Execution::EmptyQueue
-        );
+        assert_eq!(mail::try_execute_task(&app.store, &app.mailer).await.expect("step"), mail::Execution::EmptyQueue);
         let due = app.store.claim_email(Utc::now() + chrono::Duration::minutes(5)).await.expect("claim");
         assert!(due.is_some_and(|e| e.idempotency_key == "retry-1" && e.attempts == 2));
     })
@@ -241,14 +235,11 @@ async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
 async fn emails_go_through_smtp_when_a_server_is_configured() {
     on_every_backend(async |app: TestApp| {
         let (port, received) = smtp_sink().await;
-        let smtp = digest::Mailer::new(
-            Some(&format!("smtp://127.0.0.1:{port}")),
-            app.outbox.clone(),
-            "noreply@matchwell.test",
-        )
-        .expect("mailer");
+        let smtp =
+            mail::Mailer::new(Some(&format!("smtp://127.0.0.1:{port}")), app.outbox.clone(), "noreply@matchwell.test")
+                .expect("mailer");
         app.store.enqueue_email(&email("smtp-1"), Utc::now()).await.expect("queued");
-        assert_eq!(digest::try_execute_task(&app.store, &smtp).await.expect("step"), digest::Execution::Sent);
+        assert_eq!(mail::try_execute_task(&app.store, &smtp).await.expect("step"), mail::Execution::Sent);
         let message = tokio::time::timeout(Duration::from_secs(10), received).await.expect("in time").expect("sink");
         assert!(message.contains("Subject: Hello"), "{message}");
         assert!(message.contains("To: ann@acme.example"), "{message}");

@@ -50,7 +50,7 @@ impl Application {
         let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
         store.migrate().await.context("failed to apply migrations")?;
         let catalogue = Arc::new(Catalogue::builtin()?);
-        let mailer = digest::Mailer::new(
+        let mailer = mail::Mailer::new(
             settings.smtp_url.as_ref().map(|u| u.expose_secret()),
             settings.outbox(),
             &settings.mail_from,
@@ -65,7 +65,7 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let mut workers = Vec::new();
         if settings.background_workers {
-            workers.push(tokio::spawn(digest::run_worker(store.clone(), mailer, stopped.clone())));
+            workers.push(tokio::spawn(mail::run_worker(store.clone(), mailer, stopped.clone())));
             let matchmaker = Matchmaker::new(catalogue.clone(), settings.matching.clone());
             workers.push(tokio::spawn(workers::run_scoring(
                 store.clone(),

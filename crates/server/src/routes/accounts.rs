@@ -75,12 +75,12 @@ pub async fn sign_up(request: &HttpRequest, state: &AppState, sign_up: SignUp) -
     let public_url = &state.settings.public_url;
     let attempt = uuid::Uuid::new_v4().to_string();
     let recipient = registration.email.as_str();
-    let verification = digest::compose::verification(&attempt, recipient, public_url, &token);
+    let verification = mail::compose::verification(&attempt, recipient, public_url, &token);
     match state.store.register(&registration, &verification, now).await? {
         Registered::Created => tracing::info!("organisation registered"),
         Registered::Replaced => tracing::info!("pending registration replaced"),
         Registered::AlreadyVerified => {
-            let notice = digest::compose::already_registered(&attempt, recipient, public_url);
+            let notice = mail::compose::already_registered(&attempt, recipient, public_url);
             state.store.enqueue_email(&notice, now).await?;
             tracing::info!("registration for an address that already has an account");
         }
@@ -250,7 +250,7 @@ pub async fn request_password_reset(request: &HttpRequest, state: &AppState, ema
 async fn send_password_reset(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
     let token = new_token();
     let now = Utc::now();
-    let message = digest::compose::password_reset(
+    let message = mail::compose::password_reset(
         &uuid::Uuid::new_v4().to_string(),
         email.as_str(),
         &state.settings.public_url,
@@ -328,7 +328,7 @@ pub async fn request_verification(request: &HttpRequest, state: &AppState, email
 async fn send_verification(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
     let token = new_token();
     let now = Utc::now();
-    let message = digest::compose::verification(
+    let message = mail::compose::verification(
         &uuid::Uuid::new_v4().to_string(),
         email.as_str(),
         &state.settings.public_url,

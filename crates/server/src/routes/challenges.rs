@@ -606,9 +606,7 @@ pub async fn act_on(state: &AppState, member: &Member, id: &str, rid: &str, acti
             let public_url = state.settings.public_url.clone();
             let revealed = state
                 .store
-                .reveal_in_response(id, rid, member.org(), now, |c| {
-                    digest::compose::challenge_connected(c, &public_url)
-                })
+                .reveal_in_response(id, rid, member.org(), now, |c| mail::compose::challenge_connected(c, &public_url))
                 .await?;
             if revealed.connected_now {
                 tracing::info!(response = %rid, "challenge response connected");

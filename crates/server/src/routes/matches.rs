@@ -175,7 +175,7 @@ pub async fn reveal(
 /// when the other side revealed itself too, and emails both once.
 pub async fn reveal_to(state: &AppState, org: OrgId, id: &str) -> Result<(), ApiError> {
     let public_url = state.settings.public_url.clone();
-    let revealed = state.store.reveal(org, id, Utc::now(), |c| digest::compose::connected(c, &public_url)).await?;
+    let revealed = state.store.reveal(org, id, Utc::now(), |c| mail::compose::connected(c, &public_url)).await?;
     state.match_lists.forget(&[org, revealed.other]);
     if revealed.connected_now {
         tracing::info!(match_id = %id, "match connected");

@@ -176,7 +176,7 @@ pub async fn ask_for(state: &AppState, member: &Member, reference: &str) -> Resu
     let limits = AskLimits { per_day: state.settings.limits.asks_per_day, max_open: state.settings.matching.max_open };
     let public_url = state.settings.public_url.clone();
     let now = state.clock.now();
-    let tell = |id: &str, recipient: &str| digest::compose::introduction_asked(id, recipient, &public_url);
+    let tell = |id: &str, recipient: &str| mail::compose::introduction_asked(id, recipient, &public_url);
     let asked = match state.store.ask_introduction(candidate.clone(), member.org(), limits, now, tell).await {
         // Two asks for one pair at the same moment: the second finds the first's match.
         Err(store::StoreError::Conflict) => {
