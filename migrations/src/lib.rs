@@ -9,6 +9,7 @@ mod m20261202_000002_challenges;
 mod m20261202_000003_search;
 mod m20261202_000004_changes;
 mod m20261202_000005_web_sessions;
+mod m20261202_000006_digests;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_search::Migration),
             Box::new(m20261202_000004_changes::Migration),
             Box::new(m20261202_000005_web_sessions::Migration),
+            Box::new(m20261202_000006_digests::Migration),
         ]
     }
 }

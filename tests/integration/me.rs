@@ -91,3 +91,26 @@ async fn answers_are_validated_as_a_whole_and_stored_all_or_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_digest_frequency_is_weekly_by_default_and_can_be_daily_or_off() {
+    on_every_backend(async |app: TestApp| {
+        let member = app.member("ann@acme.example", "Acme", "sme").await;
+        assert_eq!(app.get("/api/v1/me/digest", None).await.status(), StatusCode::UNAUTHORIZED);
+        let current: Value = app.get("/api/v1/me/digest", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(current, json!({"frequency": "weekly"}));
+        for frequency in ["daily", "off", "weekly"] {
+            let set = app.put("/api/v1/me/digest", &json!({"frequency": frequency}), &member.token).await;
+            assert_eq!(set.status(), StatusCode::OK);
+            let read: Value = app.get("/api/v1/me/digest", Some(&member.token)).await.json().await.expect("json");
+            assert_eq!(read["frequency"], frequency);
+        }
+        let bad = app.put("/api/v1/me/digest", &json!({"frequency": "hourly"}), &member.token).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = bad.json().await.expect("json");
+        assert!(body["error"]["fields"]["frequency"].is_array());
+        let read: Value = app.get("/api/v1/me/digest", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(read["frequency"], "weekly", "nothing stored");
+    })
+    .await;
+}

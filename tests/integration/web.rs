@@ -788,7 +788,7 @@ async fn a_challenge_posted_asked_about_responded_to_shortlisted_and_revealed_th
 }
 
 #[tokio::test]
-async fn settings_turn_search_visibility_off_and_change_the_password() {
+async fn settings_set_the_digest_turn_search_visibility_off_and_change_the_password() {
     on_every_backend(async |app: TestApp| {
         let member = app.member("ann@acme.example", "Acme", "sme").await;
         let mut browser = Browser::new(&app);
@@ -797,6 +797,17 @@ async fn settings_turn_search_visibility_off_and_change_the_password() {
         elsewhere.log_in(&member.email).await;
         let page = browser.get("/settings").await;
         assert!(page.html.contains("value=\"on\" checked"), "visible by default");
+        assert!(page.html.contains("value=\"weekly\" checked"), "weekly digests by default");
+        let digest = browser.post(&page, "/settings/digest", &[("frequency", "daily")]).await;
+        assert!(
+            digest.html.contains("Your digest setting is saved") && digest.html.contains("value=\"daily\" checked")
+        );
+        let wrong = browser.post(&digest, "/settings/digest", &[("frequency", "hourly")]).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.html.contains("href=\"#frequency\""));
+        let read: serde_json::Value =
+            app.get("/api/v1/me/digest", Some(&member.token)).await.json().await.expect("json");
+        assert_eq!(read["frequency"], "daily");
         let saved = browser.post(&page, "/settings/search", &[("search_visible", "off")]).await;
         assert!(saved.html.contains("value=\"off\" checked"));
         let me: serde_json::Value = app.get("/api/v1/me", Some(&member.token)).await.json().await.expect("json");
@@ -865,6 +876,7 @@ async fn every_form_of_a_signed_in_member_needs_its_csrf_token() {
             format!("/challenges/{challenge}/close"),
             format!("/challenges/{challenge}/feature"),
             format!("/challenges/{challenge}/responses/{other}/shortlist"),
+            "/settings/digest".to_owned(),
             "/settings/search".to_owned(),
             "/settings/password".to_owned(),
         ];

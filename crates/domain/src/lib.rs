@@ -10,6 +10,7 @@ pub mod anonymity;
 mod answers;
 mod catalogue;
 pub mod challenge;
+pub mod digest;
 mod errors;
 mod identity;
 mod kind;

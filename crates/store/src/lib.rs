@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod challenges;
+pub mod digests;
 mod entities;
 mod error;
 pub mod generations;

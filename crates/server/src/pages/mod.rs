@@ -75,6 +75,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(challenges::review)
         .service(challenges::act_submit)
         .service(settings::show)
+        .service(settings::save_digest)
         .service(settings::save_search)
         .service(settings::change_password);
 }

@@ -1,5 +1,5 @@
-//! Settings: whether partner search may show the organisation, and the password. (The digest's
-//! frequency, and data export and deletion, come with those features.)
+//! Settings: how often the digest comes, whether partner search may show the organisation, and
+//! the password. (Data export and deletion come with those features.)
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -11,7 +11,7 @@ use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other, session};
 use crate::auth::Member;
 use crate::errors::ApiError;
 use crate::routes::accounts::change_password_of;
-use crate::routes::me::update_profile_of;
+use crate::routes::me::{set_digest_frequency, update_profile_of};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -19,6 +19,7 @@ use crate::state::AppState;
 struct Settings {
     chrome: Chrome,
     email: String,
+    frequency: Vec<Choice>,
     visibility: Vec<Choice>,
     errors: FormErrors,
     notice: &'static str,
@@ -37,6 +38,20 @@ async fn settings_page(
         .await?
         .ok_or(PageError::LogIn { next: "/settings".to_owned() })?;
     let visible = state.store.organisation(member.org()).await?.profile.search_visible;
+    let current = state.store.digest_frequency(&member.public_id).await?;
+    let frequency = [
+        ("daily", "Daily, when there is something new"),
+        ("weekly", "Weekly, when there is something new"),
+        ("off", "Never"),
+    ]
+    .iter()
+    .map(|(value, label)| Choice {
+        value: (*value).to_owned(),
+        label: (*label).to_owned(),
+        hint: String::new(),
+        checked: *value == current.as_str(),
+    })
+    .collect();
     let visibility = [("on", "Yes, partner search may show us (anonymously)"), ("off", "No, only suggested matches")]
         .iter()
         .map(|(value, label)| Choice {
@@ -48,8 +63,14 @@ async fn settings_page(
         .collect();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = Page::new(request, state, Some(member), "settings");
-    let view =
-        Settings { chrome: page.chrome.clone(), email: account.email.as_str().to_owned(), visibility, errors, notice };
+    let view = Settings {
+        chrome: page.chrome.clone(),
+        email: account.email.as_str().to_owned(),
+        frequency,
+        visibility,
+        errors,
+        notice,
+    };
     page.render(status, &view)
 }
 
@@ -62,10 +83,30 @@ pub async fn show(
 ) -> Result<HttpResponse, PageError> {
     let notice = match query.done.as_str() {
         "search" => "Your search setting is saved.",
+        "digest" => "Your digest setting is saved.",
         "password" => "Your password is changed. Every other session has ended.",
         _ => "",
     };
     settings_page(&request, &state, &member.0, FormErrors::default(), notice).await
+}
+
+#[post("/settings/digest")]
+pub async fn save_digest(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = FormData::parse(&body);
+    check_csrf(&request, &state, form.get("csrf_token"))?;
+    match set_digest_frequency(&state, &member.0, form.get("frequency")).await {
+        Ok(_) => Ok(see_other("/settings?done=digest")),
+        Err(ApiError::Validation(errors)) => {
+            let errors = FormErrors::from_fields(&errors, &["frequency"], "frequency");
+            settings_page(&request, &state, &member.0, errors, "").await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[post("/settings/search")]

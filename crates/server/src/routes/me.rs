@@ -141,6 +141,41 @@ pub async fn save_section_answers(
     Ok(())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestBody {
+    frequency: String,
+}
+
+/// How often the caller gets a digest of what is new: `daily`, `weekly` (the default) or `off`.
+#[get("/me/digest")]
+pub async fn get_digest(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let frequency = state.store.digest_frequency(&member.public_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"frequency": frequency.as_str()})))
+}
+
+#[put("/me/digest")]
+pub async fn put_digest(
+    member: Member,
+    state: web::Data<AppState>,
+    body: web::Json<DigestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let frequency = set_digest_frequency(&state, &member, &body.frequency).await?;
+    Ok(HttpResponse::Ok().json(json!({"frequency": frequency.as_str()})))
+}
+
+/// Sets `member`'s digest frequency from its wire name (the same for the API and the settings
+/// page).
+pub async fn set_digest_frequency(
+    state: &AppState,
+    member: &Member,
+    raw: &str,
+) -> Result<domain::digest::Frequency, ApiError> {
+    let frequency = domain::digest::Frequency::parse(raw).map_err(|m| domain::FieldErrors::one("frequency", m))?;
+    state.store.set_digest_frequency(&member.public_id, frequency).await?;
+    Ok(frequency)
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {

@@ -27,6 +27,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .service(me::update_profile)
             .service(me::get_answers)
             .service(me::save_answers)
+            .service(me::get_digest)
+            .service(me::put_digest)
             .service(matches::list)
             .service(matches::get)
             .service(matches::reveal)
