@@ -90,6 +90,7 @@ fn email(key: &str) -> NewEmail {
         subject: "Hello".to_owned(),
         text_body: "Plain".to_owned(),
         html_body: Some("<p>Rich</p>".to_owned()),
+        list_unsubscribe: None,
     }
 }
 
@@ -245,6 +246,24 @@ async fn emails_go_through_smtp_when_a_server_is_configured() {
         assert!(message.contains("To: ann@acme.example"), "{message}");
         assert_eq!(app.store.pending_emails().await.expect("count"), 0);
         assert!(app.emails_to("ann@acme.example").is_empty(), "nothing in the outbox when SMTP is used");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_email_that_can_be_stopped_carries_the_one_click_unsubscribe_headers() {
+    on_every_backend(async |app: TestApp| {
+        let mut stoppable = email("digest-test");
+        stoppable.list_unsubscribe = Some("http://matchwell.test/unsubscribe?token=abc123".to_owned());
+        app.store.enqueue_email(&stoppable, Utc::now()).await.expect("queued");
+        app.store.enqueue_email(&email("plain-test"), Utc::now()).await.expect("queued");
+        app.deliver_emails().await;
+        let sent = app.emails_to("ann@acme.example");
+        let digest = sent.iter().find(|e| e.contains("digest-test")).expect("the digest");
+        assert!(digest.contains("List-Unsubscribe: <http://matchwell.test/unsubscribe?token=abc123>"), "{digest}");
+        assert!(digest.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let plain = sent.iter().find(|e| e.contains("plain-test")).expect("the other email");
+        assert!(!plain.contains("List-Unsubscribe"), "only emails a member may stop carry it");
     })
     .await;
 }

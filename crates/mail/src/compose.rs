@@ -61,6 +61,7 @@ pub fn verification(attempt: &str, recipient: &str, public_url: &str, token: &st
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 
@@ -90,6 +91,7 @@ pub fn password_reset(attempt: &str, recipient: &str, public_url: &str, token: &
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 
@@ -117,6 +119,7 @@ pub fn already_registered(attempt_id: &str, recipient: &str, public_url: &str) -
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 
@@ -151,6 +154,7 @@ fn connected_to(me: &ConnectedParty, them: &ConnectedParty, match_id: &str, publ
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 
@@ -192,6 +196,7 @@ fn challenge_connected_to(
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 
@@ -230,6 +235,7 @@ pub fn introduction_asked(match_id: &str, recipient: &str, public_url: &str) -> 
             ],
         )),
         subject,
+        list_unsubscribe: None,
     }
 }
 

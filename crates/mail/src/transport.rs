@@ -44,11 +44,21 @@ impl Mailer {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
         let to: Mailbox = email.recipient.parse().context("the recipient address is not valid")?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(from)
             .to(to)
             .subject(email.subject.clone())
             .message_id(Some(format!("<{}@matchwell>", file_stem(&email.idempotency_key))));
+        if let Some(url) = &email.list_unsubscribe {
+            // RFC 8058: a one-click unsubscribe that a mail client may POST to.
+            use lettre::message::header::{HeaderName, HeaderValue};
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text_body.clone());
         let message = match &email.html_body {
             Some(html) => builder.multipart(

@@ -19,6 +19,9 @@ pub struct NewEmail {
     pub subject: String,
     pub text_body: String,
     pub html_body: Option<String>,
+    /// The one-click unsubscribe address of a message a member may stop (a digest): sent as
+    /// the `List-Unsubscribe` and `List-Unsubscribe-Post` headers (RFC 8058).
+    pub list_unsubscribe: Option<String>,
 }
 
 impl std::fmt::Debug for NewEmail {
@@ -36,6 +39,7 @@ pub struct QueuedEmail {
     pub subject: String,
     pub text_body: String,
     pub html_body: Option<String>,
+    pub list_unsubscribe: Option<String>,
     pub attempts: i32,
 }
 
@@ -59,6 +63,7 @@ pub(crate) async fn enqueue(db: &impl ConnectionTrait, email: &NewEmail, now: Da
         subject: Set(email.subject.clone()),
         text_body: Set(email.text_body.clone()),
         html_body: Set(email.html_body.clone()),
+        list_unsubscribe: Set(email.list_unsubscribe.clone()),
         created_at: Set(now),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -93,7 +98,7 @@ impl Store {
              WHERE id = (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= ? \
                          AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1 {skip_locked}) \
                AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) \
-             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, attempts"
+             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, list_unsubscribe, attempts"
         );
         let values = [(now + CLAIM).into(), now.into(), now.into(), now.into()];
         Ok(QueuedEmail::find_by_statement(statement(backend, &sql, values)).one(&self.db).await?)

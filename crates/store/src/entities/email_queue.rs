@@ -12,6 +12,8 @@ pub struct Model {
     pub subject: String,
     pub text_body: String,
     pub html_body: Option<String>,
+    /// The one-click unsubscribe address, for the `List-Unsubscribe` headers.
+    pub list_unsubscribe: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub attempts: i32,
     pub next_attempt_at: ChronoDateTimeUtc,
