@@ -8,6 +8,7 @@ mod bench;
 mod browser;
 mod challenges;
 mod commands;
+mod digests;
 mod helpers;
 mod hygiene;
 mod matches;

@@ -149,7 +149,18 @@ fn service(command: Command) -> anyhow::Result<()> {
                 print!("{}", cli::report::anonymity(&store, catalogue, settings.k_anonymity).await?);
                 Ok(())
             }
-            Command::Digest { .. } => Err(anyhow::anyhow!("digests arrive with a later issue; nothing was sent")),
+            Command::Digest { dry_run } => {
+                let report = cli::ops::digest(&settings, dry_run).await?;
+                for line in &report.lines {
+                    println!("{line}");
+                }
+                let verb = if dry_run { "would queue" } else { "queued" };
+                println!(
+                    "{verb} {} digests; {} members had nothing new; {} were taken by another run",
+                    report.queued, report.empty, report.elsewhere
+                );
+                Ok(())
+            }
             Command::Bench(_) => Err(anyhow::anyhow!("not a service command")),
         }
     })

@@ -61,3 +61,14 @@ pub async fn score(
     store.release_lease(matching::SCORING_LEASE, &holder).await?;
     report
 }
+
+/// Queues the digests that are due now, once each (`matchwell digest`, for cron); with
+/// `dry_run`, only says what it would queue. The mail worker of a `serve` process sends them.
+pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server::digests::Report> {
+    let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
+    store.migrate().await.context("failed to apply migrations")?;
+    let catalogue = Arc::new(Catalogue::builtin()?);
+    let anonymity = Arc::new(matching::anonymity::Anonymity::new(catalogue.clone(), settings.k_anonymity));
+    let digester = server::digests::Digester::new(store, catalogue, anonymity, settings);
+    digester.run(chrono::Utc::now(), dry_run).await
+}

@@ -15,6 +15,7 @@ mod client;
 pub mod clock;
 pub mod config;
 mod csrf;
+pub mod digests;
 pub mod errors;
 mod limits;
 pub(crate) mod pages;

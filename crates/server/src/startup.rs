@@ -72,7 +72,7 @@ impl Application {
                 matchmaker,
                 scoring.clone(),
                 match_lists.clone(),
-                stopped,
+                stopped.clone(),
             )));
         }
         let state = web::Data::new(AppState {
@@ -84,6 +84,7 @@ impl Application {
             search: Arc::new(matching::search::Search::new(catalogue.clone())),
             refs: crate::refs::SearchRefs::new(settings.jwt_secret.expose_secret().as_bytes()),
             csrf_key: crate::csrf::CsrfKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
+            unsubscribe_key: crate::digests::UnsubscribeKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             store,
             catalogue,
             settings,
@@ -93,6 +94,13 @@ impl Application {
             sessions: Sessions::default(),
         });
         if state.settings.background_workers {
+            let digester = crate::digests::Digester::new(
+                state.store.clone(),
+                state.catalogue.clone(),
+                state.anonymity.clone(),
+                &state.settings,
+            );
+            workers.push(tokio::spawn(workers::run_digests(digester, stopped)));
             // Load what search and anonymous profiles need before the first member asks.
             let warm = state.clone();
             workers.push(tokio::spawn(async move {

@@ -37,4 +37,6 @@ pub struct AppState {
     pub refs: crate::refs::SearchRefs,
     /// Signs the CSRF tokens of web forms.
     pub csrf_key: crate::csrf::CsrfKey,
+    /// Signs the tokens of digest unsubscribe links.
+    pub unsubscribe_key: crate::digests::UnsubscribeKey,
 }

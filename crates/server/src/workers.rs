@@ -1,7 +1,7 @@
-//! The scoring worker of a `serve` process: woken when an organisation changes (or every few
+//! The workers of a `serve` process. The scoring worker: woken when an organisation changes (or every few
 //! seconds, to pick up changes made through other processes), it takes the database-wide
 //! scoring lease and brings matches up to date; without the lease it leaves the work to the
-//! process that has it.
+//! process that has it. The digest worker queues digests whose period ended (`digests.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +64,27 @@ pub async fn run_scoring(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+/// How often a `serve` process looks for digests whose period ended.
+const DIGEST_EVERY: Duration = Duration::from_secs(300);
+
+/// The digest worker of a `serve` process: every few minutes, it queues the digests whose
+/// period ended. Each (member, period) is claimed in the database with its message, so several
+/// processes may run this side by side and each digest is queued once.
+pub async fn run_digests(digester: crate::digests::Digester, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = digester.run(Utc::now(), false).await {
+            tracing::error!(error = %format!("{error:#}"), "the digest run failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(DIGEST_EVERY) => {}
             _ = stop.changed() => {}
         }
         if *stop.borrow() {

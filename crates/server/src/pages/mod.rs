@@ -19,6 +19,7 @@ mod questionnaire;
 mod search;
 mod session;
 mod settings;
+mod unsubscribe;
 mod views;
 
 use actix_web::cookie::Cookie;
@@ -77,7 +78,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(settings::show)
         .service(settings::save_digest)
         .service(settings::save_search)
-        .service(settings::change_password);
+        .service(settings::change_password)
+        .service(unsubscribe::ask)
+        .service(unsubscribe::stop);
 }
 
 /// What every page's frame needs: who is signed in (for the header's links), the CSRF token

@@ -39,7 +39,10 @@ fn written(row: &ScoringRow) -> CounterpartProfile {
 }
 
 /// The organisations' scoring rows, by id.
-async fn rows(state: &AppState, ids: impl IntoIterator<Item = OrgId>) -> Result<HashMap<OrgId, ScoringRow>, ApiError> {
+pub async fn rows(
+    state: &AppState,
+    ids: impl IntoIterator<Item = OrgId>,
+) -> Result<HashMap<OrgId, ScoringRow>, ApiError> {
     let mut ids: Vec<OrgId> = ids.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
@@ -49,14 +52,13 @@ async fn rows(state: &AppState, ids: impl IntoIterator<Item = OrgId>) -> Result<
 
 /// The fit of `reader` to `challenge`, by the scoring engine; `reader_sectors` are the sectors
 /// of the reader that may be taken into account.
-fn fit(
-    state: &AppState,
+pub fn fit(
+    catalogue: &domain::Catalogue,
     challenge: &Challenge,
     reader: &ScoringRow,
     reader_sectors: &[String],
     poster: &ScoringRow,
 ) -> f64 {
-    let catalogue = &state.catalogue;
     let taxonomy = &catalogue.taxonomy;
     let layout = catalogue.questionnaire.layout();
     let input = |row: &ScoringRow| scoring_input(catalogue, row.kind, &row.profile, &row.answers);
@@ -248,7 +250,7 @@ pub async fn list_for(state: &AppState, member: &Member, query: ListQuery) -> Re
         .iter()
         .filter_map(|record| {
             let poster = rows.get(&record.poster)?;
-            let fit = fit(state, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
+            let fit = fit(&state.catalogue, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
             let profile = anonymity.public_profile(record.poster, &written(poster));
             Some(challenge_view(record, reader, fit, profile, now))
         })
@@ -268,7 +270,7 @@ pub async fn one(state: &AppState, reader: OrgId, record: &ChallengeRecord) -> R
         return Err(ApiError::NotFound);
     };
     let anonymity = state.anonymity.current(&state.store).await?;
-    let fit = fit(state, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
+    let fit = fit(&state.catalogue, &record.challenge, reader_row, &reader_row.profile.sectors, poster);
     let profile = anonymity.public_profile(record.poster, &written(poster));
     let mut view = challenge_view(record, reader, fit, profile, state.clock.now());
     if record.poster != reader {
@@ -487,7 +489,7 @@ async fn poster_views(
             let responder = rows.get(&response.responder)?;
             let profile = anonymity.profile(record.poster, response.responder, &written(responder));
             // The fit counts the responder's sectors only as far as its profile shows them.
-            let fit = fit(state, &record.challenge, responder, &profile.shown.sectors, poster);
+            let fit = fit(&state.catalogue, &record.challenge, responder, &profile.shown.sectors, poster);
             Some(poster_view(response, profile, fit))
         })
         .collect())

@@ -51,25 +51,46 @@ pub fn shown_vector(
     explanation: &[String],
     profile: &AnonymousProfile,
 ) -> (f64, std::collections::BTreeMap<String, f64>, Vec<String>) {
-    let mut compatibility = compatibility.clone();
-    let mut score = score;
-    if let Some(exact) = compatibility.get_mut("sectors") {
-        score += state.sector_weight_share * (profile.sector_share - *exact);
-        *exact = profile.sector_share;
+    let shown = Shown { catalogue: &state.catalogue, sector_weight_share: state.sector_weight_share };
+    shown.vector(viewer_sectors, score, compatibility, explanation, profile)
+}
+
+/// What `shown_vector` needs, for callers without the app state (the digest).
+pub struct Shown<'a> {
+    pub catalogue: &'a domain::Catalogue,
+    pub sector_weight_share: f64,
+}
+
+impl Shown<'_> {
+    /// The score, vector and reasons a viewer may see (see [`shown_vector`]).
+    pub fn vector(
+        &self,
+        viewer_sectors: &[String],
+        score: f64,
+        compatibility: &std::collections::BTreeMap<String, f64>,
+        explanation: &[String],
+        profile: &AnonymousProfile,
+    ) -> (f64, std::collections::BTreeMap<String, f64>, Vec<String>) {
+        let mut compatibility = compatibility.clone();
+        let mut score = score;
+        if let Some(exact) = compatibility.get_mut("sectors") {
+            score += self.sector_weight_share * (profile.sector_share - *exact);
+            *exact = profile.sector_share;
+        }
+        let mut explanation = explanation.to_vec();
+        let sectors = &self.catalogue.taxonomy.sectors;
+        let shared: Vec<&str> = profile
+            .shown
+            .sectors
+            .iter()
+            .filter(|s| viewer_sectors.contains(s))
+            .map(|s| sectors.label(s).unwrap_or(s))
+            .collect();
+        if !shared.is_empty() {
+            explanation.push(format!("You both work in {}", shared.join(", ")));
+        }
+        (score, compatibility, explanation)
     }
-    let mut explanation = explanation.to_vec();
-    let sectors = &state.catalogue.taxonomy.sectors;
-    let shared: Vec<&str> = profile
-        .shown
-        .sectors
-        .iter()
-        .filter(|s| viewer_sectors.contains(s))
-        .map(|s| sectors.label(s).unwrap_or(s))
-        .collect();
-    if !shared.is_empty() {
-        explanation.push(format!("You both work in {}", shared.join(", ")));
-    }
-    (score, compatibility, explanation)
 }
 
 /// What the viewer of a match is shown of it (JSON and pages alike): the counterpart's
