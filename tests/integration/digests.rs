@@ -124,6 +124,9 @@ async fn the_digest_command_says_what_it_would_send_and_then_sends_it() {
         );
         let sent = cli::ops::digest(&app.settings, false).await.expect("run");
         assert!(sent.lines.iter().any(|l| l.starts_with("queued weekly")), "{:?}", sent.lines);
+        // The command sends what it queued: no `serve` needs to run beside cron.
+        assert_eq!(app.store.pending_emails().await.expect("store"), 0);
+        assert_eq!(app.emails_to(&trust.email).iter().filter(|e| e.contains("What is new")).count(), 1);
         let again = cli::ops::digest(&app.settings, false).await.expect("run");
         assert!(again.lines.is_empty(), "{:?}", again.lines);
     })

@@ -30,7 +30,7 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
-    /// Send the digests that are due now.
+    /// Queue the digests that are due now and send the email queue (for cron).
     Digest {
         #[arg(long)]
         dry_run: bool,

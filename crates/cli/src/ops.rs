@@ -62,13 +62,25 @@ pub async fn score(
     report
 }
 
-/// Queues the digests that are due now, once each (`matchwell digest`, for cron); with
-/// `dry_run`, only says what it would queue. The mail worker of a `serve` process sends them.
+/// Queues the digests that are due now, once each, and sends what the queue holds
+/// (`matchwell digest`, for cron: no `serve` needs to run); with `dry_run`, only says what it
+/// would queue. An email the mail server refuses stays queued for a later retry.
 pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server::digests::Report> {
     let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
     store.migrate().await.context("failed to apply migrations")?;
     let catalogue = Arc::new(Catalogue::builtin()?);
     let anonymity = Arc::new(matching::anonymity::Anonymity::new(catalogue.clone(), settings.k_anonymity));
-    let digester = server::digests::Digester::new(store, catalogue, anonymity, settings);
-    digester.run(chrono::Utc::now(), dry_run).await
+    let digester = server::digests::Digester::new(store.clone(), catalogue, anonymity, settings);
+    let report = digester.run(chrono::Utc::now(), dry_run).await?;
+    if !dry_run {
+        let mailer = mail::Mailer::new(
+            settings.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            settings.outbox(),
+            &settings.mail_from,
+        )?;
+        // Each email is claimed before it is sent, so a `serve` sending at the same time
+        // sends none of them twice; one that fails is rescheduled and not taken again here.
+        while mail::try_execute_task(&store, &mailer).await? != mail::Execution::EmptyQueue {}
+    }
+    Ok(report)
 }
