@@ -130,23 +130,25 @@ impl Store {
                 .all(&self.read)
         };
         // `me` is the organisation's party, never declined: a declined match is gone for it.
-        let new_matches = ids("SELECT m.id AS id FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             AND me.organisation_id = ? AND me.status <> 'declined' \
-             WHERE m.created_at >= ? AND m.created_at < ? AND (m.asked_by IS NULL OR m.asked_by = ?) ORDER BY m.score DESC")
+        // Every query starts from the organisation's parties (their index), never from all
+        // matches in the period.
+        let new_matches = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
+             WHERE me.organisation_id = ? AND me.status <> 'declined' AND m.created_at >= ? AND m.created_at < ? \
+               AND COALESCE(m.asked_by, me.organisation_id) = ? ORDER BY m.score DESC")
         .await?;
-        let asked_of_you = ids("SELECT m.id AS id FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             AND me.organisation_id = ? AND me.status <> 'declined' \
-             WHERE m.created_at >= ? AND m.created_at < ? AND m.asked_by IS NOT NULL AND m.asked_by <> ? ORDER BY m.score DESC")
+        let asked_of_you = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
+             WHERE me.organisation_id = ? AND me.status <> 'declined' AND m.created_at >= ? AND m.created_at < ? \
+               AND COALESCE(m.asked_by, me.organisation_id) <> ? ORDER BY m.score DESC")
         .await?;
-        let revealed_to_you = ids("SELECT m.id AS id FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             AND me.organisation_id = ? AND me.status <> 'declined' \
+        let revealed_to_you = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
              JOIN match_parties them ON them.match_id = m.id AND them.organisation_id <> me.organisation_id \
-             WHERE them.status = 'revealed' AND them.revealed_at >= ? AND them.revealed_at < ? \
-               AND m.connected_at IS NULL AND me.organisation_id = ? ORDER BY m.score DESC")
+             WHERE me.organisation_id = ? AND me.status <> 'declined' AND them.status = 'revealed' \
+               AND them.revealed_at >= ? AND them.revealed_at < ? AND m.connected_at IS NULL \
+               AND me.organisation_id = ? ORDER BY m.score DESC")
         .await?;
-        let connected = ids("SELECT m.id AS id FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             AND me.organisation_id = ? \
-             WHERE m.connected_at >= ? AND m.connected_at < ? AND me.organisation_id = ? ORDER BY m.score DESC")
+        let connected = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
+             WHERE me.organisation_id = ? AND m.connected_at >= ? AND m.connected_at < ? \
+               AND me.organisation_id = ? ORDER BY m.score DESC")
         .await?;
         let counts = |sql: &'static str| {
             CountRow::find_by_statement(statement(backend, sql, [org.0.into(), start.into(), end.into()]))
