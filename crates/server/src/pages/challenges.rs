@@ -9,9 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::challenge::{Stage, may_post};
 
-use super::forms::{Choice, CsrfForm, DoneQuery, FormData, FormErrors};
+use super::forms::{Choice, CsrfForm, DoneQuery, FormErrors};
 use super::views::{label, labels, profile_rows};
-use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
+use super::{Chrome, Page, PageError, SignedIn, check_csrf, posted, see_other};
 use crate::auth::Member;
 use crate::errors::ApiError;
 use crate::routes::challenges::{
@@ -262,8 +262,7 @@ pub async fn create_challenge(
     member: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let typed = NewForm {
         title: form.get("title").to_owned(),
         problem_statement: form.get("problem_statement").to_owned(),
@@ -442,8 +441,7 @@ pub async fn respond_submit(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let id = uuid(&id)?;
     let response = ResponseBody { summary: form.get("summary").to_owned(), stages: form.all("stages") };
     match respond_to(&state, &member.0, &id, &response).await {
@@ -469,8 +467,7 @@ pub async fn ask_submit(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let id = uuid(&id)?;
     let text = form.get("question").to_owned();
     match ask_question(&state, &member.0, &id, &text).await {
@@ -491,8 +488,7 @@ pub async fn answer_submit(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let (id, qid) = path.into_inner();
     let (id, qid) = (uuid(&id)?, uuid(&qid)?);
     match answer_question(&state, &member.0, &id, &qid, form.get("answer")).await {

@@ -242,6 +242,13 @@ pub fn sentence(message: &str) -> String {
     text
 }
 
+/// A posted form, once its CSRF token is found to be the browser's own.
+pub fn posted(request: &HttpRequest, state: &AppState, body: &[u8]) -> Result<forms::FormData, PageError> {
+    let form = forms::FormData::parse(body);
+    check_csrf(request, state, form.get("csrf_token"))?;
+    Ok(form)
+}
+
 /// Refuses a form post whose CSRF token is not the browser's own.
 pub fn check_csrf(request: &HttpRequest, state: &AppState, posted: &str) -> Result<(), PageError> {
     if csrf::valid(request, &state.csrf_key, posted) { Ok(()) } else { Err(PageError::Expired) }

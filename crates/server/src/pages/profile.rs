@@ -9,7 +9,7 @@ use domain::{OrgKind, Profile, ProfilePatch};
 
 use super::accounts::KINDS;
 use super::forms::{Choice, DoneQuery, FormData, FormErrors};
-use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
+use super::{Chrome, Page, PageError, SignedIn, posted, see_other};
 use crate::errors::ApiError;
 use crate::routes::me::update_profile_of;
 use crate::state::AppState;
@@ -147,8 +147,7 @@ pub async fn save(
     member: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let patch = patch_from(&form);
     match update_profile_of(&state, member.0.org(), &patch).await {
         Ok(_) => Ok(see_other("/profile?saved=1")),

@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::{FieldErrors, RawAnswer, Section};
 
-use super::forms::{Choice, DoneQuery, FormData, FormErrors};
-use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other};
+use super::forms::{Choice, DoneQuery, FormErrors};
+use super::{Chrome, Page, PageError, SignedIn, posted, see_other};
 use crate::errors::ApiError;
 use crate::routes::me::save_section_answers;
 use crate::state::AppState;
@@ -214,8 +214,7 @@ pub async fn save_section(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let (position, section) = section(&state, &id)?;
     // What was posted for each question: a question left blank stays unanswered.
     let mut posted: HashMap<String, RawAnswer> = HashMap::new();

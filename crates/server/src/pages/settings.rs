@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::ProfilePatch;
 
-use super::forms::{Choice, DoneQuery, FormData, FormErrors};
-use super::{Chrome, Page, PageError, SignedIn, check_csrf, see_other, session};
+use super::forms::{Choice, DoneQuery, FormErrors};
+use super::{Chrome, Page, PageError, SignedIn, posted, see_other, session};
 use crate::auth::Member;
 use crate::errors::ApiError;
 use crate::routes::accounts::change_password_of;
@@ -97,8 +97,7 @@ pub async fn save_digest(
     member: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     match set_digest_frequency(&state, &member.0, form.get("frequency")).await {
         Ok(_) => Ok(see_other("/settings?done=digest")),
         Err(ApiError::Validation(errors)) => {
@@ -116,8 +115,7 @@ pub async fn save_search(
     member: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let visible = match form.get("search_visible") {
         "on" => true,
         "off" => false,
@@ -138,8 +136,7 @@ pub async fn change_password(
     member: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
-    check_csrf(&request, &state, form.get("csrf_token"))?;
+    let form = posted(&request, &state, &body)?;
     let current = form.get("current_password").to_owned();
     let new = form.get("new_password").to_owned();
     match change_password_of(&request, &state, &member.0, current, new).await {
