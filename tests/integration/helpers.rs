@@ -258,9 +258,16 @@ impl TestApp {
             .collect()
     }
 
-    /// The newest verification token mailed to `recipient`.
+    /// The newest verification token mailed to `recipient`. With background workers, the
+    /// app's own mail worker may have claimed the email and be writing it: wait for it a little.
     pub async fn verification_token(&self, recipient: &str) -> String {
-        self.link_tokens(recipient, "verify?token=").await.pop().expect("a verification email")
+        for _ in 0..50 {
+            if let Some(token) = self.link_tokens(recipient, "verify?token=").await.pop() {
+                return token;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no verification email to {recipient}")
     }
 
     /// Registers, verifies and logs in an organisation.
