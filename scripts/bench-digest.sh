@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Digest benchmark of issue 10: N demo organisations (10,000 by default), every one on daily
 # digests with yesterday's matches, written and delivered by `matchwell digest` to a loopback
-# SMTP sink (scripts/smtp-sink.py); prints the messages the sink received and per second.
-# Usage, from the project root after `cargo build --release`: scripts/bench-digest.sh [N]
-# Needs sqlite3 and python3. Uses its own data dir under /tmp and port 12525.
+# SMTP sink (the test package's `smtp-sink`); prints the messages the sink accepted and per
+# second. Usage, from the project root: scripts/bench-digest.sh [N]
+# Needs sqlite3. Uses its own data dir under /tmp and port 12525.
 set -euo pipefail
 N=${1:-10000}
+cargo build --release -q -p cli -p tests --bin matchwell --bin smtp-sink
 bin=${MATCHWELL_BIN:-target/release/matchwell}
 work=${BENCH_DIR:-/tmp/matchwell-digest-bench}
 export MATCHWELL_DATA_DIR="$work/data-$N" RUST_LOG=warn
@@ -20,7 +21,7 @@ fi
 yesterday=$(date -u -d 'yesterday 12:00' +%Y-%m-%dT%H:%M:%S+00:00)
 sqlite3 "$db" "UPDATE accounts SET digest_frequency = 'daily'; UPDATE matches SET created_at = '$yesterday';
                DELETE FROM digests; DELETE FROM email_queue WHERE idempotency_key LIKE 'digest-%';"
-python3 -W ignore scripts/smtp-sink.py 12525 "$work/received" & sink=$!
+target/release/smtp-sink 12525 > "$work/received" & sink=$!
 trap 'kill $sink 2>/dev/null' EXIT
 sleep 1
 start=$(date +%s.%N)

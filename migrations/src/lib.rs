@@ -10,6 +10,7 @@ mod m20261202_000003_search;
 mod m20261202_000004_changes;
 mod m20261202_000005_web_sessions;
 mod m20261202_000006_digests;
+mod m20261202_000007_digest_indexes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_changes::Migration),
             Box::new(m20261202_000005_web_sessions::Migration),
             Box::new(m20261202_000006_digests::Migration),
+            Box::new(m20261202_000007_digest_indexes::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use store::mail::NewEmail;
 
+use tests::smtp_sink::SmtpSink;
+
 use crate::helpers::{Backend, TestApp, answers, backends, on_every_backend, spawn_app_with};
 
 #[tokio::test]
@@ -129,6 +131,32 @@ async fn an_email_the_server_refuses_stays_queued_for_a_retry() {
 }
 
 #[tokio::test]
+async fn a_temporary_smtp_failure_is_retried_with_a_growing_delay_and_sent_once() {
+    on_every_backend(async |app: TestApp| {
+        let sink = SmtpSink::start().await.expect("sink");
+        sink.refuse_next(2);
+        let smtp = mail::Mailer::new(Some(&sink.url()), app.outbox.clone(), "noreply@matchwell.test").expect("mailer");
+        app.store.enqueue_email(&email("later-1"), Utc::now()).await.expect("queued");
+        let mut now = Utc::now();
+        let mut delays = Vec::new();
+        for _ in 0..2 {
+            let step = mail::try_execute_task_at(&app.store, &smtp, now).await.expect("step");
+            assert_eq!(step, mail::Execution::Failed);
+            let due = app.store.next_email_due().await.expect("store").expect("still queued");
+            delays.push(((due - now).num_milliseconds() as f64 / 1000.0).round());
+            let early = mail::try_execute_task_at(&app.store, &smtp, due - chrono::Duration::seconds(1)).await;
+            assert_eq!(early.expect("step"), mail::Execution::EmptyQueue, "not due before its delay");
+            now = due;
+        }
+        assert_eq!(delays, [60.0, 120.0], "one minute, then two");
+        assert_eq!(mail::try_execute_task_at(&app.store, &smtp, now).await.expect("step"), mail::Execution::Sent);
+        assert_eq!(sink.accepted(), 1, "sent once, after two refusals");
+        assert_eq!(app.store.pending_emails().await.expect("count"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn two_workers_never_claim_the_same_email() {
     on_every_backend(async |app: TestApp| {
         for i in 0..20 {
@@ -190,58 +218,16 @@ async fn only_one_process_holds_the_scoring_lease() {
     .await;
 }
 
-/// A minimal SMTP server on a free port that accepts one message and hands it back.
-async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let handle = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.expect("a client");
-        let (read, mut write) = socket.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write.write_all(b"220 sink ready\r\n").await.expect("greeting");
-        let mut message = String::new();
-        let mut in_data = false;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if in_data {
-                if line == "." {
-                    in_data = false;
-                    write.write_all(b"250 queued\r\n").await.expect("reply");
-                } else {
-                    message.push_str(&line);
-                    message.push('\n');
-                }
-                continue;
-            }
-            let reply: &[u8] = match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
-                Some("EHLO") | Some("HELO") => b"250 sink\r\n",
-                Some("DATA") => {
-                    in_data = true;
-                    b"354 go ahead\r\n"
-                }
-                Some("QUIT") => {
-                    write.write_all(b"221 bye\r\n").await.expect("reply");
-                    break;
-                }
-                _ => b"250 ok\r\n",
-            };
-            write.write_all(reply).await.expect("reply");
-        }
-        message
-    });
-    (port, handle)
-}
-
 #[tokio::test]
 async fn emails_go_through_smtp_when_a_server_is_configured() {
     on_every_backend(async |app: TestApp| {
-        let (port, received) = smtp_sink().await;
-        let smtp =
-            mail::Mailer::new(Some(&format!("smtp://127.0.0.1:{port}")), app.outbox.clone(), "noreply@matchwell.test")
-                .expect("mailer");
+        let sink = SmtpSink::start().await.expect("sink");
+        let smtp = mail::Mailer::new(Some(&sink.url()), app.outbox.clone(), "noreply@matchwell.test").expect("mailer");
         app.store.enqueue_email(&email("smtp-1"), Utc::now()).await.expect("queued");
         assert_eq!(mail::try_execute_task(&app.store, &smtp).await.expect("step"), mail::Execution::Sent);
-        let message = tokio::time::timeout(Duration::from_secs(10), received).await.expect("in time").expect("sink");
+        let messages = sink.messages();
+        assert_eq!(messages.len(), 1);
+        let message = String::from_utf8_lossy(&messages[0]);
         assert!(message.contains("Subject: Hello"), "{message}");
         assert!(message.contains("To: ann@acme.example"), "{message}");
         assert_eq!(app.store.pending_emails().await.expect("count"), 0);

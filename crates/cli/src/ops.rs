@@ -80,7 +80,7 @@ pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server
         )?;
         // Each email is claimed before it is sent, so a `serve` sending at the same time
         // sends none of them twice; one that fails is rescheduled and not taken again here.
-        while mail::try_execute_task(&store, &mailer).await? != mail::Execution::EmptyQueue {}
+        while mail::send_due(&store, &mailer).await? != mail::Sending::default() {}
     }
     Ok(report)
 }

@@ -1,12 +1,17 @@
-//! Delivery: SMTP through lettre when `MATCHWELL_SMTP_URL` is set, otherwise `.eml` files in
+//! Delivery: SMTP through lettre (pooled connections, TLS as the URL asks) when
+//! `MATCHWELL_SMTP_URL` is set, otherwise `.eml` files in
 //! the outbox directory.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use store::mail::QueuedEmail;
+
+/// Messages in flight at once: pooled SMTP connections, or outbox files being written.
+const CONCURRENCY: usize = 8;
 
 /// Where emails go.
 #[derive(Clone)]
@@ -30,13 +35,21 @@ impl Mailer {
         let from: Mailbox = from.parse().context("the sender address is not valid")?;
         match smtp_url {
             Some(url) => {
+                // A pool of connections kept open between messages, one per message in flight.
+                let pool = PoolConfig::new().max_size(CONCURRENCY as u32);
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("MATCHWELL_SMTP_URL is not a valid smtp:// or smtps:// URL")?
+                    .pool_config(pool)
                     .build();
                 Ok(Mailer::Smtp { transport, from })
             }
             None => Ok(Mailer::Outbox { dir: outbox, from }),
         }
+    }
+
+    /// How many messages are sent at once.
+    pub fn concurrency(&self) -> usize {
+        CONCURRENCY
     }
 
     fn message(&self, email: &QueuedEmail) -> anyhow::Result<Message> {

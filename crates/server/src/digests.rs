@@ -7,7 +7,7 @@
 //! send each digest once. Nothing is sent when nothing is new. No request sends a digest: `serve`
 //! runs this on a schedule, and `matchwell digest` once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use askama::Template;
@@ -15,12 +15,16 @@ use chrono::{DateTime, Utc};
 use domain::Catalogue;
 use domain::digest::Frequency;
 use hmac::{Hmac, Mac};
-use matching::anonymity::Anonymity;
+use matching::anonymity::{Anonymity, Snapshot};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
+use store::OrgId;
 use store::Store;
-use store::digests::DigestRecipient;
+use store::challenges::ChallengeRecord;
+use store::digests::{DigestNews, DigestRecipient};
 use store::mail::NewEmail;
+use store::matches::PartyView;
+use store::organisations::ScoringRow;
 
 use crate::config::Settings;
 use crate::routes::matches::Shown;
@@ -136,37 +140,45 @@ impl Digester {
     }
 
     /// Queues every digest whose period ended by `now` (daily and weekly), once; with
-    /// `dry_run`, only says what it would queue.
+    /// `dry_run`, only says what it would queue. The news of a period is read for every member
+    /// at once, and the digests are claimed and queued [`BATCH`] at a time.
     pub async fn run(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<Report> {
         let mut report = Report::default();
         for frequency in [Frequency::Daily, Frequency::Weekly] {
             let Some(period) = frequency.last_period(now) else { continue };
-            for recipient in self.store.digest_recipients(frequency, period.0).await? {
-                let email = self.compose(&recipient, frequency, period).await?;
-                let line =
-                    email.as_ref().map(|e| format!("{} {}: {}", frequency.as_str(), period.0.date_naive(), e.subject));
-                if dry_run {
-                    match line {
-                        Some(line) => {
-                            report.queued += 1;
-                            report.lines.push(format!("would queue {line} to {}", recipient.email));
-                        }
-                        None => report.empty += 1,
-                    }
-                    continue;
+            let recipients = self.store.digest_recipients(frequency, period.0).await?;
+            if recipients.is_empty() {
+                continue;
+            }
+            let news = self.period_news(&recipients, period).await?;
+            for chunk in recipients.chunks(BATCH) {
+                let rows = news.scoring_rows(self, chunk).await?;
+                let mut batch = Vec::with_capacity(chunk.len());
+                for recipient in chunk {
+                    batch.push((recipient.account_id, self.compose(&news, &rows, recipient, frequency, period)?));
                 }
                 // Queued for now, whatever `now` the periods were reckoned from.
-                let claimed = self
-                    .store
-                    .record_digest(recipient.account_id, frequency, period, email.as_ref(), Utc::now())
-                    .await?;
-                match (claimed, line) {
-                    (false, _) => report.elsewhere += 1,
-                    (true, Some(line)) => {
-                        report.queued += 1;
-                        report.lines.push(format!("queued {line} to {}", recipient.email));
+                let claimed = if dry_run {
+                    vec![true; batch.len()]
+                } else {
+                    self.store.record_digests(frequency, period, &batch, Utc::now()).await?
+                };
+                let verb = if dry_run { "would queue" } else { "queued" };
+                for ((recipient, (_, email)), claimed) in chunk.iter().zip(&batch).zip(claimed) {
+                    match (claimed, email) {
+                        (false, _) => report.elsewhere += 1,
+                        (true, Some(email)) => {
+                            report.queued += 1;
+                            report.lines.push(format!(
+                                "{verb} {} {}: {} to {}",
+                                frequency.as_str(),
+                                period.0.date_naive(),
+                                email.subject,
+                                recipient.email
+                            ));
+                        }
+                        (true, None) => report.empty += 1,
                     }
-                    (true, None) => report.empty += 1,
                 }
             }
         }
@@ -180,35 +192,49 @@ impl Digester {
         Ok(report)
     }
 
-    /// The digest of `recipient` for `period`, or `None` when nothing is new.
-    async fn compose(
+    /// Everything new in `period` that the digests of `recipients` may tell.
+    async fn period_news(
         &self,
+        recipients: &[DigestRecipient],
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ) -> anyhow::Result<PeriodNews> {
+        let mut news = self.store.digest_news(start, end).await?;
+        let wanted: HashSet<OrgId> = recipients.iter().map(DigestRecipient::organisation).collect();
+        news.retain(|org, _| wanted.contains(org));
+        let mut ids: Vec<String> = news
+            .values()
+            .flat_map(|n| n.new_matches.iter().chain(&n.asked_of_you).chain(&n.revealed_to_you).chain(&n.connected))
+            .cloned()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let views = self.store.views_of_matches(&ids).await?;
+        let anonymity = self.anonymity.current(&self.store).await?;
+        let mut challenges = Vec::new();
+        for id in self.store.challenges_posted(start, end).await? {
+            challenges.push(self.store.challenge(&id).await?);
+        }
+        Ok(PeriodNews { news, views, anonymity, challenges })
+    }
+
+    /// The digest of `recipient` for `period`, or `None` when nothing is new.
+    fn compose(
+        &self,
+        period_news: &PeriodNews,
+        rows: &HashMap<OrgId, ScoringRow>,
         recipient: &DigestRecipient,
         frequency: Frequency,
-        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        (start, _): (DateTime<Utc>, DateTime<Utc>),
     ) -> anyhow::Result<Option<NewEmail>> {
         let org = recipient.organisation();
-        let news = self.store.digest_news(org, start, end).await?;
-        if news.is_empty() {
-            return Ok(None);
-        }
         let base = &self.public_url;
         let mut parts = Vec::new();
-        // Matches, each as the member's own view shows it: alias, score and reasons.
-        let mentioned: Vec<&String> = news
-            .new_matches
-            .iter()
-            .chain(&news.asked_of_you)
-            .chain(&news.revealed_to_you)
-            .chain(&news.connected)
-            .collect();
-        if !mentioned.is_empty() {
-            let anonymity = self.anonymity.current(&self.store).await?;
+        if let Some(news) = period_news.news.get(&org) {
+            // Matches, each as the member's own view shows it: alias, score and reasons.
+            let anonymity = &period_news.anonymity;
             let shown = Shown { catalogue: &self.catalogue, sector_weight_share: self.sector_weight_share };
-            let views: HashMap<String, store::matches::PartyView> =
-                self.store.matches_for(org).await?.into_iter().map(|v| (v.id.clone(), v)).collect();
             let item = |id: &String| -> Option<Item> {
-                let view = views.get(id)?;
+                let view = period_news.views.get(&(org, id.clone()))?;
                 let profile = anonymity.profile(org, view.counterpart, &view.counterpart_profile);
                 let (score, _, reasons) = shown.vector(
                     anonymity.sectors_of(org),
@@ -234,28 +260,26 @@ impl Digester {
                     parts.push(Part { heading, items });
                 }
             }
-        }
-        for (heading, counts, what, anchor) in [
-            ("Responses to your challenges", &news.responses, "response", "/responses"),
-            ("Questions on your challenges", &news.questions, "question", "#forum"),
-        ] {
-            let items: Vec<Item> = counts
-                .iter()
-                .map(|(id, title, count)| Item {
-                    text: title.clone(),
-                    detail: format!("{count} new {what}{}", if *count == 1 { "" } else { "s" }),
-                    link: format!("{base}/challenges/{id}{anchor}"),
-                })
-                .collect();
-            if !items.is_empty() {
-                parts.push(Part { heading, items });
+            for (heading, counts, what, anchor) in [
+                ("Responses to your challenges", &news.responses, "response", "/responses"),
+                ("Questions on your challenges", &news.questions, "question", "#forum"),
+            ] {
+                let items: Vec<Item> = counts
+                    .iter()
+                    .map(|(id, title, count)| Item {
+                        text: title.clone(),
+                        detail: format!("{count} new {what}{}", if *count == 1 { "" } else { "s" }),
+                        link: format!("{base}/challenges/{id}{anchor}"),
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    parts.push(Part { heading, items });
+                }
             }
         }
-        if !news.new_challenges.is_empty() {
-            let items = self.fitting_challenges(org, &news.new_challenges).await?;
-            if !items.is_empty() {
-                parts.push(Part { heading: "New challenges that fit you", items });
-            }
+        let fitting = self.fitting_challenges(org, &period_news.challenges, rows);
+        if !fitting.is_empty() {
+            parts.push(Part { heading: "New challenges that fit you", items: fitting });
         }
         if parts.is_empty() {
             return Ok(None);
@@ -283,27 +307,18 @@ impl Digester {
         }))
     }
 
-    /// The new open challenges that fit `org` well (fit of at least one half, by the scoring
-    /// engine), best first, at most three.
-    async fn fitting_challenges(&self, org: store::OrgId, ids: &[String]) -> anyhow::Result<Vec<Item>> {
-        let mut records = Vec::new();
-        for id in ids {
-            records.push(self.store.challenge(id).await?);
-        }
-        let mut wanted: Vec<store::OrgId> = records.iter().map(|r| r.poster).collect();
-        wanted.push(org);
-        wanted.sort_unstable();
-        wanted.dedup();
-        let rows: HashMap<store::OrgId, store::organisations::ScoringRow> = self
-            .store
-            .scoring_rows_of(&wanted, &self.catalogue.questionnaire)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let Some(reader) = rows.get(&org) else { return Ok(vec![]) };
-        let mut fitting: Vec<(f64, Item)> = records
+    /// Of the new open `challenges` of others, those that fit `org` well (fit of at least one
+    /// half, by the scoring engine), best first, at most three.
+    fn fitting_challenges(
+        &self,
+        org: OrgId,
+        challenges: &[ChallengeRecord],
+        rows: &HashMap<OrgId, ScoringRow>,
+    ) -> Vec<Item> {
+        let Some(reader) = rows.get(&org) else { return vec![] };
+        let mut fitting: Vec<(f64, Item)> = challenges
             .iter()
+            .filter(|record| record.poster != org)
             .filter_map(|record| {
                 let poster = rows.get(&record.poster)?;
                 let fit = crate::routes::challenges::fit(
@@ -326,7 +341,41 @@ impl Digester {
             })
             .collect();
         fitting.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(fitting.into_iter().take(3).map(|(_, item)| item).collect())
+        fitting.into_iter().take(3).map(|(_, item)| item).collect()
+    }
+}
+
+/// How many digests are claimed and queued in one transaction.
+const BATCH: usize = 200;
+
+/// What is new in one period, read once for all its digests.
+struct PeriodNews {
+    /// By organisation, for the recipients only.
+    news: HashMap<OrgId, DigestNews>,
+    /// The matches the news names, as each party sees them.
+    views: HashMap<(OrgId, String), PartyView>,
+    anonymity: Arc<Snapshot>,
+    /// Open challenges posted in the period.
+    challenges: Vec<ChallengeRecord>,
+}
+
+impl PeriodNews {
+    /// The scoring rows that the challenge fit of `recipients` needs (none when no challenge
+    /// was posted).
+    async fn scoring_rows(
+        &self,
+        digester: &Digester,
+        recipients: &[DigestRecipient],
+    ) -> anyhow::Result<HashMap<OrgId, ScoringRow>> {
+        if self.challenges.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut wanted: Vec<OrgId> = recipients.iter().map(DigestRecipient::organisation).collect();
+        wanted.extend(self.challenges.iter().map(|c| c.poster));
+        wanted.sort_unstable();
+        wanted.dedup();
+        let rows = digester.store.scoring_rows_of(&wanted, &digester.catalogue.questionnaire).await?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }
 

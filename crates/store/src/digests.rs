@@ -1,6 +1,8 @@
 //! Digests: how often each account hears of what is new, what is new for an organisation in a
 //! period, and the claim of each (account, period) before its digest is queued.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use domain::digest::Frequency;
 use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
@@ -73,8 +75,6 @@ pub struct DigestNews {
     pub responses: Vec<(String, String, i64)>,
     /// The organisation's challenges that got forum questions in the period: id, title, count.
     pub questions: Vec<(String, String, i64)>,
-    /// Challenges of others posted in the period and still open.
-    pub new_challenges: Vec<String>,
 }
 
 impl DigestNews {
@@ -84,15 +84,29 @@ impl DigestNews {
 }
 
 #[derive(FromQueryResult)]
-struct IdRow {
+struct NewsRow {
+    organisation_id: i64,
     id: String,
 }
 
 #[derive(FromQueryResult)]
+struct MatchNewsRow {
+    organisation_id: i64,
+    id: String,
+    asked_by: Option<i64>,
+}
+
+#[derive(FromQueryResult)]
 struct CountRow {
+    organisation_id: i64,
     id: String,
     title: String,
     count: i64,
+}
+
+#[derive(FromQueryResult)]
+struct IdRow {
+    id: String,
 }
 
 impl Store {
@@ -117,114 +131,159 @@ impl Store {
         .await?)
     }
 
-    /// What is new for `org` in `[start, end)`.
+    /// What is new for every organisation in `[start, end)`, by organisation (one query per
+    /// kind of news over the period, by the index on its time, whatever the number of members).
+    /// An organisation with nothing new is absent.
     pub async fn digest_news(
         &self,
-        org: OrgId,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<DigestNews, StoreError> {
+    ) -> Result<HashMap<OrgId, DigestNews>, StoreError> {
         let backend = self.backend();
-        let ids = |sql: &'static str| {
-            IdRow::find_by_statement(statement(backend, sql, [org.0.into(), start.into(), end.into(), org.0.into()]))
-                .all(&self.read)
-        };
-        // `me` is the organisation's party, never declined: a declined match is gone for it.
-        // Every query starts from the organisation's parties (their index), never from all
-        // matches in the period.
-        let new_matches = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
-             WHERE me.organisation_id = ? AND me.status <> 'declined' AND m.created_at >= ? AND m.created_at < ? \
-               AND COALESCE(m.asked_by, me.organisation_id) = ? ORDER BY m.score DESC")
-        .await?;
-        let asked_of_you = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
-             WHERE me.organisation_id = ? AND me.status <> 'declined' AND m.created_at >= ? AND m.created_at < ? \
-               AND COALESCE(m.asked_by, me.organisation_id) <> ? ORDER BY m.score DESC")
-        .await?;
-        let revealed_to_you = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
-             JOIN match_parties them ON them.match_id = m.id AND them.organisation_id <> me.organisation_id \
-             WHERE me.organisation_id = ? AND me.status <> 'declined' AND them.status = 'revealed' \
-               AND them.revealed_at >= ? AND them.revealed_at < ? AND m.connected_at IS NULL \
-               AND me.organisation_id = ? ORDER BY m.score DESC")
-        .await?;
-        let connected = ids("SELECT m.id AS id FROM match_parties me JOIN matches m ON m.id = me.match_id \
-             WHERE me.organisation_id = ? AND m.connected_at >= ? AND m.connected_at < ? \
-               AND me.organisation_id = ? ORDER BY m.score DESC")
-        .await?;
-        let counts = |sql: &'static str| {
-            CountRow::find_by_statement(statement(backend, sql, [org.0.into(), start.into(), end.into()]))
-                .all(&self.read)
-        };
-        let responses = counts(
-            "SELECT c.id AS id, c.title AS title, COUNT(*) AS count FROM challenge_responses r \
-             JOIN challenges c ON c.id = r.challenge_id \
-             WHERE c.poster_id = ? AND r.created_at >= ? AND r.created_at < ? GROUP BY c.id, c.title ORDER BY c.id",
-        )
-        .await?;
-        let questions = counts(
-            "SELECT c.id AS id, c.title AS title, COUNT(*) AS count FROM challenge_questions q \
-             JOIN challenges c ON c.id = q.challenge_id \
-             WHERE c.poster_id = ? AND q.created_at >= ? AND q.created_at < ? AND q.hidden_at IS NULL \
-             GROUP BY c.id, c.title ORDER BY c.id",
-        )
-        .await?;
-        let new_challenges = IdRow::find_by_statement(statement(
+        let period = || [start.into(), end.into()];
+        let mut news: HashMap<OrgId, DigestNews> = HashMap::new();
+        // `me` is a party that has not declined: a declined match is gone for it.
+        let made = MatchNewsRow::find_by_statement(statement(
             backend,
-            "SELECT id FROM challenges WHERE poster_id <> ? AND created_at >= ? AND created_at < ? \
-               AND closed_at IS NULL AND deadline > ? ORDER BY created_at",
-            [org.0.into(), start.into(), end.into(), end.into()],
+            "SELECT me.organisation_id AS organisation_id, m.id AS id, m.asked_by AS asked_by \
+             FROM matches m JOIN match_parties me ON me.match_id = m.id \
+             WHERE m.created_at >= ? AND m.created_at < ? AND me.status <> 'declined' \
+             ORDER BY m.score DESC, m.id",
+            period(),
         ))
         .all(&self.read)
         .await?;
-        let list = |rows: Vec<IdRow>| rows.into_iter().map(|r| r.id).collect();
-        let tally = |rows: Vec<CountRow>| rows.into_iter().map(|r| (r.id, r.title, r.count)).collect();
-        Ok(DigestNews {
-            new_matches: list(new_matches),
-            asked_of_you: list(asked_of_you),
-            revealed_to_you: list(revealed_to_you),
-            connected: list(connected),
-            responses: tally(responses),
-            questions: tally(questions),
-            new_challenges: list(new_challenges),
-        })
+        for row in made {
+            let entry = news.entry(OrgId(row.organisation_id)).or_default();
+            match row.asked_by {
+                Some(asker) if asker != row.organisation_id => entry.asked_of_you.push(row.id),
+                _ => entry.new_matches.push(row.id),
+            }
+        }
+        let revealed = NewsRow::find_by_statement(statement(
+            backend,
+            "SELECT me.organisation_id AS organisation_id, m.id AS id \
+             FROM match_parties them JOIN matches m ON m.id = them.match_id \
+             JOIN match_parties me ON me.match_id = them.match_id AND me.organisation_id <> them.organisation_id \
+             WHERE them.revealed_at >= ? AND them.revealed_at < ? AND them.status = 'revealed' \
+               AND m.connected_at IS NULL AND me.status <> 'declined' \
+             ORDER BY m.score DESC, m.id",
+            period(),
+        ))
+        .all(&self.read)
+        .await?;
+        for row in revealed {
+            news.entry(OrgId(row.organisation_id)).or_default().revealed_to_you.push(row.id);
+        }
+        let connected = NewsRow::find_by_statement(statement(
+            backend,
+            "SELECT me.organisation_id AS organisation_id, m.id AS id \
+             FROM matches m JOIN match_parties me ON me.match_id = m.id \
+             WHERE m.connected_at >= ? AND m.connected_at < ? ORDER BY m.score DESC, m.id",
+            period(),
+        ))
+        .all(&self.read)
+        .await?;
+        for row in connected {
+            news.entry(OrgId(row.organisation_id)).or_default().connected.push(row.id);
+        }
+        let responses = CountRow::find_by_statement(statement(
+            backend,
+            "SELECT c.poster_id AS organisation_id, c.id AS id, c.title AS title, COUNT(*) AS count \
+             FROM challenge_responses r JOIN challenges c ON c.id = r.challenge_id \
+             WHERE r.created_at >= ? AND r.created_at < ? \
+             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id",
+            period(),
+        ))
+        .all(&self.read)
+        .await?;
+        for row in responses {
+            news.entry(OrgId(row.organisation_id)).or_default().responses.push((row.id, row.title, row.count));
+        }
+        let questions = CountRow::find_by_statement(statement(
+            backend,
+            "SELECT c.poster_id AS organisation_id, c.id AS id, c.title AS title, COUNT(*) AS count \
+             FROM challenge_questions q JOIN challenges c ON c.id = q.challenge_id \
+             WHERE q.created_at >= ? AND q.created_at < ? AND q.hidden_at IS NULL \
+             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id",
+            period(),
+        ))
+        .all(&self.read)
+        .await?;
+        for row in questions {
+            news.entry(OrgId(row.organisation_id)).or_default().questions.push((row.id, row.title, row.count));
+        }
+        Ok(news)
     }
 
-    /// Claims the digest of `account_id` for its period and, in the same transaction, queues
-    /// `email` (none when nothing was new). `false` when another run claimed it first: then
-    /// nothing is queued. A crash leaves either both or neither, so a later run sends each
-    /// remaining digest once and repeats none.
-    pub async fn record_digest(
+    /// Challenges posted in `[start, end)` and still open at `end`: news for every member but
+    /// their poster, who each see those that fit them.
+    pub async fn challenges_posted(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let rows = IdRow::find_by_statement(statement(
+            self.backend(),
+            "SELECT id FROM challenges WHERE created_at >= ? AND created_at < ? \
+               AND closed_at IS NULL AND deadline > ? ORDER BY created_at, id",
+            [start.into(), end.into(), end.into()],
+        ))
+        .all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Claims each digest of `batch` (an account and its email, none when nothing was new) for
+    /// the period and, in the same transaction, queues the emails of those it claimed; for each,
+    /// whether it was claimed here (`false`: another run had claimed it, and nothing is queued
+    /// for it). A crash leaves all of a batch or none, so a later run sends each remaining
+    /// digest once and repeats none. Runs at once take the rows in the same order (by account),
+    /// so on PostgreSQL one waits for the other and then skips what it claimed.
+    pub async fn record_digests(
         &self,
-        account_id: i64,
         frequency: Frequency,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
-        email: Option<&NewEmail>,
+        batch: &[(i64, Option<NewEmail>)],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin().await?;
-        let outcome = if email.is_some() { "queued" } else { "empty" };
-        let claimed = txn
-            .execute_raw(statement(
-                self.backend(),
-                "INSERT INTO digests (account_id, frequency, period_start, period_end, outcome, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [account_id.into(), frequency.as_str().into(), start.into(), end.into(), outcome.into(), now.into()],
-            ))
-            .await?
-            .rows_affected()
-            == 1;
-        if !claimed {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        if let Some(email) = email {
-            enqueue(&txn, email, now).await?;
+        let mut claimed = Vec::with_capacity(batch.len());
+        for (account_id, email) in batch {
+            let outcome = if email.is_some() { "queued" } else { "empty" };
+            let inserted = txn
+                .execute_raw(statement(
+                    self.backend(),
+                    "INSERT INTO digests (account_id, frequency, period_start, period_end, outcome, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [
+                        (*account_id).into(),
+                        frequency.as_str().into(),
+                        start.into(),
+                        end.into(),
+                        outcome.into(),
+                        now.into(),
+                    ],
+                ))
+                .await?
+                .rows_affected()
+                == 1;
+            if inserted && let Some(email) = email {
+                enqueue(&txn, email, now).await?;
+            }
+            claimed.push(inserted);
         }
         txn.commit().await?;
-        Ok(true)
+        Ok(claimed)
     }
 }
 
 impl Store {
+    /// Puts every account on daily digests and moves every match's creation time to `at`
+    /// (tests and benchmarks of whole digest runs only).
+    #[doc(hidden)]
+    pub async fn everyone_daily_with_matches_made_at_for_tests(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.db.execute_raw(statement(self.backend(), "UPDATE accounts SET digest_frequency = 'daily'", [])).await?;
+        self.db.execute_raw(statement(self.backend(), "UPDATE matches SET created_at = ?", [at.into()])).await?;
+        Ok(())
+    }
+
     /// Moves a match's creation time (tests of periods only).
     #[doc(hidden)]
     pub async fn backdate_match_for_tests(&self, id: &str, created_at: DateTime<Utc>) -> Result<(), StoreError> {

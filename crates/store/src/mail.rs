@@ -86,22 +86,30 @@ impl Store {
         enqueue(&self.db, email, now).await
     }
 
-    /// Claims the oldest email that is due and not claimed by a live worker. On PostgreSQL,
-    /// `FOR UPDATE SKIP LOCKED` lets several workers claim side by side; SQLite has one
-    /// writer at a time. The outer conditions are checked again on the row itself, so two
-    /// workers can never both claim it.
+    /// Claims the oldest email that is due and not claimed by a live worker.
     pub async fn claim_email(&self, now: DateTime<Utc>) -> Result<Option<QueuedEmail>, StoreError> {
+        Ok(self.claim_emails(now, 1).await?.pop())
+    }
+
+    /// Claims up to `limit` of the oldest emails that are due and not claimed by a live worker,
+    /// oldest first. On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several workers claim side by
+    /// side; SQLite has one writer at a time. The outer conditions are checked again on each
+    /// row itself, so two workers can never both claim one.
+    pub async fn claim_emails(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<QueuedEmail>, StoreError> {
         let backend = self.backend();
         let skip_locked = if backend == DatabaseBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        // The picked rows are locked in a CTE of their own, evaluated once, before the update.
         let sql = format!(
-            "UPDATE email_queue SET claimed_until = ?, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= ? \
-                         AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1 {skip_locked}) \
-               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) \
+            "WITH picked AS (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= ? \
+                             AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT {limit} {skip_locked}) \
+             UPDATE email_queue SET claimed_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM picked) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) \
              RETURNING id, idempotency_key, recipient, subject, text_body, html_body, list_unsubscribe, attempts"
         );
-        let values = [(now + CLAIM).into(), now.into(), now.into(), now.into()];
-        Ok(QueuedEmail::find_by_statement(statement(backend, &sql, values)).one(&self.db).await?)
+        let values = [now.into(), now.into(), (now + CLAIM).into(), now.into()];
+        let mut claimed = QueuedEmail::find_by_statement(statement(backend, &sql, values)).all(&self.db).await?;
+        claimed.sort_by_key(|email| email.id);
+        Ok(claimed)
     }
 
     /// Marks a claimed email as sent and clears its body, which may hold a verification or
@@ -136,6 +144,18 @@ impl Store {
         let sent =
             email_queue::Entity::find().filter(email_queue::Column::SentAt.is_not_null()).all(&self.read).await?;
         Ok(sent.into_iter().map(|row| (row.text_body, row.html_body)).collect())
+    }
+
+    /// When the next unsent email is due (none when nothing waits).
+    pub async fn next_email_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        let next = email_queue::Entity::find()
+            .filter(email_queue::Column::SentAt.is_null())
+            .order_by_asc(email_queue::Column::NextAttemptAt)
+            .limit(1)
+            .one(&self.read)
+            .await?;
+        Ok(next.map(|row| row.next_attempt_at))
     }
 
     /// Emails not sent yet.

@@ -190,6 +190,7 @@ struct OpenCount {
 /// the database.
 #[derive(Debug, FromQueryResult)]
 struct ViewRow {
+    viewer_id: i64,
     id: String,
     score: f64,
     confidence: f64,
@@ -211,7 +212,7 @@ struct ViewRow {
     identity_email: Option<String>,
 }
 
-const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.connected_at, m.asked_by, \
+const VIEW: &str = "SELECT mine.organisation_id AS viewer_id, m.id, m.score, m.confidence, m.compatibility, m.connected_at, m.asked_by, \
        mine.status AS my_status, mine.explanation, mine.outcome, theirs.alias, theirs.status AS their_status, \
        theirs.organisation_id AS counterpart_id, o.capabilities_offered, o.capabilities_sought, o.anonymous_summary, \
        CASE WHEN theirs.status = 'revealed' AND mine.status <> 'declined' THEN o.name END AS identity_name, \
@@ -224,7 +225,10 @@ const VIEW: &str = "SELECT m.id, m.score, m.confidence, m.compatibility, m.conne
   JOIN match_parties theirs ON theirs.match_id = mine.match_id AND theirs.organisation_id <> mine.organisation_id \
   JOIN organisations o ON o.id = theirs.organisation_id \
   LEFT JOIN accounts a ON a.organisation_id = o.id \
- WHERE mine.organisation_id = ? AND mine.status <> 'declined'";
+ WHERE mine.status <> 'declined' AND mine.organisation_id = ?";
+
+/// [`VIEW`] without the viewer: each match as each party that has not declined it sees it.
+const VIEW_OF_EVERY_PARTY: &str = VIEW.split_at(VIEW.len() - " AND mine.organisation_id = ?".len()).0;
 
 impl TryFrom<ViewRow> for PartyView {
     type Error = StoreError;
@@ -390,6 +394,23 @@ impl Store {
     }
 
     /// The caller's matches that it has not declined, best first, in one query.
+    /// The matches `ids` as each of their parties that has not declined sees them, by
+    /// (viewer, match id): for writing many members' digests at once.
+    pub async fn views_of_matches(&self, ids: &[String]) -> Result<HashMap<(OrgId, String), PartyView>, StoreError> {
+        let mut views = HashMap::with_capacity(ids.len() * 2);
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("{VIEW_OF_EVERY_PARTY} AND m.id IN ({marks})");
+            let values = chunk.iter().map(|id| id.as_str().into());
+            for row in ViewRow::find_by_statement(statement(self.backend(), &sql, values)).all(&self.read).await? {
+                let viewer = OrgId(row.viewer_id);
+                let view = PartyView::try_from(row)?;
+                views.insert((viewer, view.id.clone()), view);
+            }
+        }
+        Ok(views)
+    }
+
     pub async fn matches_for(&self, org: OrgId) -> Result<Vec<PartyView>, StoreError> {
         let sql = format!("{VIEW} ORDER BY m.score DESC, m.id");
         let rows = ViewRow::find_by_statement(statement(self.backend(), &sql, [org.0.into()])).all(&self.read).await?;
