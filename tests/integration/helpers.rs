@@ -105,6 +105,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         public_url: "http://matchwell.test".to_owned(),
         jwt_secret: secrecy::SecretString::from("test-secret-test-secret-test-secret-0123".to_owned()),
         smtp_url: None,
+        smtp_connections: 4,
         mail_from: "Matchwell <noreply@matchwell.test>".to_owned(),
         facilitator_emails: vec![],
         matching: matching_settings(),

@@ -64,23 +64,41 @@ pub async fn score(
 
 /// Queues the digests that are due now, once each, and sends what the queue holds
 /// (`matchwell digest`, for cron: no `serve` needs to run); with `dry_run`, only says what it
-/// would queue. An email the mail server refuses stays queued for a later retry.
+/// would queue. Sending starts while digests are still being queued. An email the mail server
+/// refuses stays queued for a later retry.
 pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server::digests::Report> {
     let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
     store.migrate().await.context("failed to apply migrations")?;
     let catalogue = Arc::new(Catalogue::builtin()?);
     let anonymity = Arc::new(matching::anonymity::Anonymity::new(catalogue.clone(), settings.k_anonymity));
     let digester = server::digests::Digester::new(store.clone(), catalogue, anonymity, settings);
-    let report = digester.run(chrono::Utc::now(), dry_run).await?;
-    if !dry_run {
-        let mailer = mail::Mailer::new(
-            settings.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret),
-            settings.outbox(),
-            &settings.mail_from,
-        )?;
-        // Each email is claimed before it is sent, so a `serve` sending at the same time
-        // sends none of them twice; one that fails is rescheduled and not taken again here.
-        while mail::send_due(&store, &mailer).await? != mail::Sending::default() {}
+    if dry_run {
+        return digester.run(chrono::Utc::now(), true).await;
     }
-    Ok(report)
+    let mailer = settings.mailer()?;
+    let (queued_all, mut queuing_done) = tokio::sync::watch::channel(false);
+    let queue = async {
+        let report = digester.run(chrono::Utc::now(), false).await;
+        queued_all.send_replace(true);
+        report
+    };
+    // Each email is claimed before it is sent, so a `serve` sending at the same time sends
+    // none of them twice; one that fails is rescheduled and not taken again here.
+    let send = async {
+        loop {
+            let finished = *queuing_done.borrow_and_update();
+            if mail::send_due(&store, &mailer).await? == mail::Sending::default() {
+                if finished {
+                    return anyhow::Ok(());
+                }
+                tokio::select! {
+                    _ = queuing_done.changed() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+                }
+            }
+        }
+    };
+    let (report, sent) = tokio::join!(queue, send);
+    sent?;
+    report
 }

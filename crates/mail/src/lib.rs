@@ -11,5 +11,5 @@ pub mod compose;
 mod transport;
 mod worker;
 
-pub use transport::Mailer;
+pub use transport::{DEFAULT_CONNECTIONS, Mailer};
 pub use worker::{Execution, Sending, run_worker, send_due, try_execute_task, try_execute_task_at};

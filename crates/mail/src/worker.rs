@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use store::Store;
 use store::mail::QueuedEmail;
 use tokio::sync::watch;
@@ -19,9 +19,6 @@ pub enum Execution {
     Failed,
     EmptyQueue,
 }
-
-/// How many emails one step claims; they are sent [`Mailer::concurrency`] at a time.
-const CLAIM_AT_ONCE: u32 = 32;
 
 /// Claims and sends at most one email.
 pub async fn try_execute_task(store: &Store, mailer: &Mailer) -> anyhow::Result<Execution> {
@@ -44,37 +41,45 @@ pub struct Sending {
 }
 
 /// Claims a few due emails and sends them side by side; nothing sent and nothing failed means
-/// that the queue holds nothing due.
+/// that the queue holds nothing due. Each email is marked sent as soon as the server took it:
+/// those that finished together are marked in one statement, without waiting for any other.
 pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending> {
     let now = Utc::now();
-    let claimed = store.claim_emails(now, CLAIM_AT_ONCE).await?;
-    let mut steps = futures_util::stream::iter(claimed)
-        .map(|email| deliver(store, mailer, email, now))
+    // Two rounds of the mailer's concurrency: enough to keep every connection busy.
+    let at_once = u32::try_from(mailer.concurrency() * 2).unwrap_or(u32::MAX);
+    let claimed = store.claim_emails(now, at_once).await?;
+    let mut sends = futures_util::stream::iter(claimed)
+        .map(|email| async move {
+            let result = mailer.send(&email).await;
+            (email, result)
+        })
         .buffer_unordered(mailer.concurrency());
     let mut done = Sending::default();
-    let mut first_error = None;
-    while let Some(step) = steps.next().await {
-        match step {
-            Ok(Execution::Sent) => done.sent += 1,
-            Ok(_) => done.failed += 1,
-            // The store failed: the email stays claimed until its claim runs out, then is retried.
-            Err(error) => {
-                first_error.get_or_insert(error);
+    while let Some(first) = sends.next().await {
+        let mut finished = vec![first];
+        while let Some(Some(next)) = sends.next().now_or_never() {
+            finished.push(next);
+        }
+        let (sent, refused): (Vec<_>, Vec<_>) = finished.into_iter().partition(|(_, result)| result.is_ok());
+        let sent: Vec<i64> = sent.into_iter().map(|(email, _)| email.id).collect();
+        // Marked first: a store failure here leaves them claimed, and they are sent again once
+        // the claim runs out (at least once, never lost).
+        store.mark_emails_sent(&sent, Utc::now()).await?;
+        if !sent.is_empty() {
+            tracing::info!(emails = sent.len(), "emails sent");
+        }
+        done.sent += sent.len();
+        for (email, result) in refused {
+            if let Err(error) = result {
+                failed(store, &email, &error, now).await?;
+                done.failed += 1;
             }
         }
     }
-    match first_error {
-        Some(error) if done == Sending::default() => Err(error),
-        Some(error) => {
-            tracing::error!(error = %format!("{error:#}"), "an email's state could not be recorded");
-            Ok(done)
-        }
-        None => Ok(done),
-    }
+    Ok(done)
 }
 
-/// Sends one claimed email and records the outcome: sent, or failed and due again after a
-/// delay that doubles with each attempt (one minute, two, four, … up to about seventeen hours).
+/// Sends one claimed email and records the outcome.
 async fn deliver(store: &Store, mailer: &Mailer, email: QueuedEmail, now: DateTime<Utc>) -> anyhow::Result<Execution> {
     match mailer.send(&email).await {
         Ok(()) => {
@@ -83,13 +88,20 @@ async fn deliver(store: &Store, mailer: &Mailer, email: QueuedEmail, now: DateTi
             Ok(Execution::Sent)
         }
         Err(error) => {
-            let minutes = 1i64 << (email.attempts - 1).clamp(0, 10);
-            let retry_at = now + chrono::Duration::minutes(minutes);
-            store.mark_email_failed(email.id, &format!("{error:#}"), retry_at).await?;
-            tracing::warn!(email_id = email.id, attempts = email.attempts, error = %format!("{error:#}"), "email not sent; will retry");
+            failed(store, &email, &error, now).await?;
             Ok(Execution::Failed)
         }
     }
+}
+
+/// Records a failed attempt: the email is due again after a delay that doubles with each
+/// attempt (one minute, two, four, … up to about seventeen hours).
+async fn failed(store: &Store, email: &QueuedEmail, error: &anyhow::Error, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let minutes = 1i64 << (email.attempts - 1).clamp(0, 10);
+    let retry_at = now + chrono::Duration::minutes(minutes);
+    store.mark_email_failed(email.id, &format!("{error:#}"), retry_at).await?;
+    tracing::warn!(email_id = email.id, attempts = email.attempts, error = %format!("{error:#}"), "email not sent; will retry");
+    Ok(())
 }
 
 /// Sends emails until `stop` turns true, sleeping while nothing is due.

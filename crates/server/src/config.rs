@@ -18,6 +18,8 @@ pub struct Settings {
     pub public_url: String,
     pub jwt_secret: SecretString,
     pub smtp_url: Option<SecretString>,
+    /// SMTP connections used at once (`MATCHWELL_SMTP_CONNECTIONS`).
+    pub smtp_connections: usize,
     pub mail_from: String,
     pub facilitator_emails: Vec<EmailAddress>,
     pub matching: matching::Settings,
@@ -201,6 +203,10 @@ impl Settings {
         Ok(Settings {
             jwt_secret: jwt_secret(get, &data_dir)?,
             smtp_url: var(get, "MATCHWELL_SMTP_URL").map(SecretString::from),
+            smtp_connections: match parsed(get, "MATCHWELL_SMTP_CONNECTIONS", mail::DEFAULT_CONNECTIONS)? {
+                0 => anyhow::bail!("MATCHWELL_SMTP_CONNECTIONS must be at least 1"),
+                n => n,
+            },
             mail_from: var(get, "MATCHWELL_MAIL_FROM")
                 .unwrap_or_else(|| "Matchwell <noreply@matchwell.invalid>".to_owned()),
             matching: matching::Settings {
@@ -236,6 +242,16 @@ impl Settings {
         self.data_dir.join("outbox")
     }
 
+    /// The mailer these settings describe: SMTP when a URL is set, the outbox otherwise.
+    pub fn mailer(&self) -> anyhow::Result<mail::Mailer> {
+        mail::Mailer::with_connections(
+            self.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            self.outbox(),
+            &self.mail_from,
+            self.smtp_connections,
+        )
+    }
+
     /// Whether the service is reached over HTTPS (then HSTS is sent and cookies are `Secure`).
     pub fn https(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -255,6 +271,7 @@ mod tests {
             public_url: "https://matchwell.example".to_owned(),
             jwt_secret: SecretString::from("s".repeat(40)),
             smtp_url: Some(SecretString::from("smtps://user:mailpass@smtp.example".to_owned())),
+            smtp_connections: 4,
             mail_from: "noreply@matchwell.example".to_owned(),
             facilitator_emails: vec![],
             matching: matching::Settings::default(),
@@ -282,6 +299,7 @@ mod tests {
             ("MATCHWELL_LIMIT_EMAIL_REQUESTS", "2".to_owned()),
             ("MATCHWELL_LIMIT_WINDOW_SECONDS", "60".to_owned()),
             ("MATCHWELL_K_ANONYMITY", "8".to_owned()),
+            ("MATCHWELL_SMTP_CONNECTIONS", "6".to_owned()),
             ("MATCHWELL_TRUSTED_PROXIES", "10.0.0.1, ::1".to_owned()),
             ("MATCHWELL_PUBLIC_URL", "https://matchwell.example".to_owned()),
         ]
@@ -301,6 +319,7 @@ mod tests {
             }
         );
         assert_eq!(settings.k_anonymity, 8);
+        assert_eq!(settings.smtp_connections, 6);
         assert_eq!(settings.trusted_proxies.len(), 2);
         assert!(settings.https());
         #[cfg(unix)]
@@ -320,5 +339,6 @@ mod tests {
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "many"));
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "0"));
         assert!(bad("MATCHWELL_K_ANONYMITY", "0"));
+        assert!(bad("MATCHWELL_SMTP_CONNECTIONS", "0"));
     }
 }

@@ -2,12 +2,13 @@
 //! aliases with the score and reasons the member's own view shows, reveals, connections,
 //! introductions asked of it, responses and questions on its challenges, and new open
 //! challenges that fit it), written from the templates `web/templates/mail/digest.{html,txt}`
-//! and queued for the mail worker. Each (member, period) is claimed in the same transaction that
-//! queues its message (`Store::record_digest`), so two runs at once, or a run after a crash,
-//! send each digest once. Nothing is sent when nothing is new. No request sends a digest: `serve`
-//! runs this on a schedule, and `matchwell digest` once.
+//! and queued for the mail worker. A period's news is read once for every member (a few
+//! queries by the time of each event), then digests are written in memory and each batch is
+//! claimed and queued in one transaction (`Store::record_digests`), so two runs at once, or a
+//! run after a crash, send each digest once. Nothing is sent when nothing is new. No request
+//! sends a digest: `serve` runs this on a schedule, and `matchwell digest` once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -21,9 +22,8 @@ use sha2::Sha256;
 use store::OrgId;
 use store::Store;
 use store::challenges::ChallengeRecord;
-use store::digests::{DigestNews, DigestRecipient};
+use store::digests::{DigestRecipient, PeriodNews};
 use store::mail::NewEmail;
-use store::matches::PartyView;
 use store::organisations::ScoringRow;
 
 use crate::config::Settings;
@@ -150,12 +150,17 @@ impl Digester {
             if recipients.is_empty() {
                 continue;
             }
-            let news = self.period_news(&recipients, period).await?;
+            let shared = self.period_shared(period).await?;
             for chunk in recipients.chunks(BATCH) {
-                let rows = news.scoring_rows(self, chunk).await?;
+                let orgs: Vec<OrgId> = chunk.iter().map(DigestRecipient::organisation).collect();
+                let news = self.store.digest_news(&orgs, period.0, period.1).await?;
+                let rows = shared.scoring_rows(self, &orgs).await?;
                 let mut batch = Vec::with_capacity(chunk.len());
                 for recipient in chunk {
-                    batch.push((recipient.account_id, self.compose(&news, &rows, recipient, frequency, period)?));
+                    batch.push((
+                        recipient.account_id,
+                        self.compose(&shared, &news, &rows, recipient, frequency, period)?,
+                    ));
                 }
                 // Queued for now, whatever `now` the periods were reckoned from.
                 let claimed = if dry_run {
@@ -192,34 +197,20 @@ impl Digester {
         Ok(report)
     }
 
-    /// Everything new in `period` that the digests of `recipients` may tell.
-    async fn period_news(
-        &self,
-        recipients: &[DigestRecipient],
-        (start, end): (DateTime<Utc>, DateTime<Utc>),
-    ) -> anyhow::Result<PeriodNews> {
-        let mut news = self.store.digest_news(start, end).await?;
-        let wanted: HashSet<OrgId> = recipients.iter().map(DigestRecipient::organisation).collect();
-        news.retain(|org, _| wanted.contains(org));
-        let mut ids: Vec<String> = news
-            .values()
-            .flat_map(|n| n.new_matches.iter().chain(&n.asked_of_you).chain(&n.revealed_to_you).chain(&n.connected))
-            .cloned()
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let views = self.store.views_of_matches(&ids).await?;
+    /// What every digest of `period` shares: the anonymity index and the challenges posted.
+    async fn period_shared(&self, (start, end): (DateTime<Utc>, DateTime<Utc>)) -> anyhow::Result<Shared> {
         let anonymity = self.anonymity.current(&self.store).await?;
         let mut challenges = Vec::new();
         for id in self.store.challenges_posted(start, end).await? {
             challenges.push(self.store.challenge(&id).await?);
         }
-        Ok(PeriodNews { news, views, anonymity, challenges })
+        Ok(Shared { anonymity, challenges })
     }
 
     /// The digest of `recipient` for `period`, or `None` when nothing is new.
     fn compose(
         &self,
+        shared: &Shared,
         period_news: &PeriodNews,
         rows: &HashMap<OrgId, ScoringRow>,
         recipient: &DigestRecipient,
@@ -231,7 +222,7 @@ impl Digester {
         let mut parts = Vec::new();
         if let Some(news) = period_news.news.get(&org) {
             // Matches, each as the member's own view shows it: alias, score and reasons.
-            let anonymity = &period_news.anonymity;
+            let anonymity = &shared.anonymity;
             let shown = Shown { catalogue: &self.catalogue, sector_weight_share: self.sector_weight_share };
             let item = |id: &String| -> Option<Item> {
                 let view = period_news.views.get(&(org, id.clone()))?;
@@ -277,7 +268,7 @@ impl Digester {
                 }
             }
         }
-        let fitting = self.fitting_challenges(org, &period_news.challenges, rows);
+        let fitting = self.fitting_challenges(org, &shared.challenges, rows);
         if !fitting.is_empty() {
             parts.push(Part { heading: "New challenges that fit you", items: fitting });
         }
@@ -348,29 +339,21 @@ impl Digester {
 /// How many digests are claimed and queued in one transaction.
 const BATCH: usize = 200;
 
-/// What is new in one period, read once for all its digests.
-struct PeriodNews {
-    /// By organisation, for the recipients only.
-    news: HashMap<OrgId, DigestNews>,
-    /// The matches the news names, as each party sees them.
-    views: HashMap<(OrgId, String), PartyView>,
+/// What every digest of a period shares, read once.
+struct Shared {
     anonymity: Arc<Snapshot>,
     /// Open challenges posted in the period.
     challenges: Vec<ChallengeRecord>,
 }
 
-impl PeriodNews {
-    /// The scoring rows that the challenge fit of `recipients` needs (none when no challenge
-    /// was posted).
-    async fn scoring_rows(
-        &self,
-        digester: &Digester,
-        recipients: &[DigestRecipient],
-    ) -> anyhow::Result<HashMap<OrgId, ScoringRow>> {
+impl Shared {
+    /// The scoring rows that the challenge fit of `orgs` needs (none when no challenge was
+    /// posted).
+    async fn scoring_rows(&self, digester: &Digester, orgs: &[OrgId]) -> anyhow::Result<HashMap<OrgId, ScoringRow>> {
         if self.challenges.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut wanted: Vec<OrgId> = recipients.iter().map(DigestRecipient::organisation).collect();
+        let mut wanted: Vec<OrgId> = orgs.to_vec();
         wanted.extend(self.challenges.iter().map(|c| c.poster));
         wanted.sort_unstable();
         wanted.dedup();

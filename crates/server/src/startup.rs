@@ -50,11 +50,7 @@ impl Application {
         let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
         store.migrate().await.context("failed to apply migrations")?;
         let catalogue = Arc::new(Catalogue::builtin()?);
-        let mailer = mail::Mailer::new(
-            settings.smtp_url.as_ref().map(|u| u.expose_secret()),
-            settings.outbox(),
-            &settings.mail_from,
-        )?;
+        let mailer = settings.mailer()?;
         let dummy_password = domain::Password::parse(new_token()).map_err(anyhow::Error::msg)?;
         let dummy_hash = hash_password(dummy_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let listener =

@@ -8,6 +8,7 @@ use domain::digest::Frequency;
 use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 
 use crate::mail::{NewEmail, enqueue};
+use crate::matches::PartyView;
 use crate::{OrgId, Store, StoreError, statement};
 
 #[derive(FromQueryResult)]
@@ -83,17 +84,19 @@ impl DigestNews {
     }
 }
 
+/// What is new in a period for every organisation, with the views of the matches it names.
+#[derive(Debug, Default)]
+pub struct PeriodNews {
+    /// By organisation; an organisation with nothing new is absent.
+    pub news: HashMap<OrgId, DigestNews>,
+    /// Each match named in `news`, as the organisation it is news to sees it.
+    pub views: HashMap<(OrgId, String), PartyView>,
+}
+
 #[derive(FromQueryResult)]
 struct NewsRow {
     organisation_id: i64,
     id: String,
-}
-
-#[derive(FromQueryResult)]
-struct MatchNewsRow {
-    organisation_id: i64,
-    id: String,
-    asked_by: Option<i64>,
 }
 
 #[derive(FromQueryResult)]
@@ -131,89 +134,84 @@ impl Store {
         .await?)
     }
 
-    /// What is new for every organisation in `[start, end)`, by organisation (one query per
-    /// kind of news over the period, by the index on its time, whatever the number of members).
-    /// An organisation with nothing new is absent.
+    /// What is new for each of `orgs` in `[start, end)`, with the views of the matches it
+    /// names: a few queries for all of them (by the organisation indexes), so that a run reads
+    /// its members a batch at a time.
     pub async fn digest_news(
         &self,
+        orgs: &[OrgId],
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<HashMap<OrgId, DigestNews>, StoreError> {
-        let backend = self.backend();
-        let period = || [start.into(), end.into()];
+    ) -> Result<PeriodNews, StoreError> {
         let mut news: HashMap<OrgId, DigestNews> = HashMap::new();
-        // `me` is a party that has not declined: a declined match is gone for it.
-        let made = MatchNewsRow::find_by_statement(statement(
-            backend,
-            "SELECT me.organisation_id AS organisation_id, m.id AS id, m.asked_by AS asked_by \
-             FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             WHERE m.created_at >= ? AND m.created_at < ? AND me.status <> 'declined' \
-             ORDER BY m.score DESC, m.id",
-            period(),
-        ))
-        .all(&self.read)
-        .await?;
-        for row in made {
-            let entry = news.entry(OrgId(row.organisation_id)).or_default();
-            match row.asked_by {
-                Some(asker) if asker != row.organisation_id => entry.asked_of_you.push(row.id),
-                _ => entry.new_matches.push(row.id),
-            }
+        let mut views = HashMap::new();
+        if orgs.is_empty() {
+            return Ok(PeriodNews { news, views });
         }
-        let revealed = NewsRow::find_by_statement(statement(
-            backend,
-            "SELECT me.organisation_id AS organisation_id, m.id AS id \
-             FROM match_parties them JOIN matches m ON m.id = them.match_id \
-             JOIN match_parties me ON me.match_id = them.match_id AND me.organisation_id <> them.organisation_id \
-             WHERE them.revealed_at >= ? AND them.revealed_at < ? AND them.status = 'revealed' \
-               AND m.connected_at IS NULL AND me.status <> 'declined' \
+        let backend = self.backend();
+        let marks = vec!["?"; orgs.len()].join(", ");
+        let values =
+            || [start.into(), end.into()].into_iter().chain(orgs.iter().map(|org| org.0.into())).collect::<Vec<_>>();
+        // Matches made in the period, with each party's view (a declined match is gone for it).
+        let made = format!(
+            "{} AND m.created_at >= ? AND m.created_at < ? AND mine.organisation_id IN ({marks}) \
              ORDER BY m.score DESC, m.id",
-            period(),
-        ))
-        .all(&self.read)
-        .await?;
-        for row in revealed {
+            crate::matches::VIEW_OF_EVERY_PARTY
+        );
+        for (viewer, view) in self.views_by_statement(statement(backend, &made, values())).await? {
+            let entry = news.entry(viewer).or_default();
+            if view.asked_by_them { &mut entry.asked_of_you } else { &mut entry.new_matches }.push(view.id.clone());
+            views.insert((viewer, view.id.clone()), view);
+        }
+        let revealed = format!(
+            "SELECT me.organisation_id AS organisation_id, m.id AS id \
+             FROM match_parties me JOIN matches m ON m.id = me.match_id \
+             JOIN match_parties them ON them.match_id = me.match_id AND them.organisation_id <> me.organisation_id \
+             WHERE them.revealed_at >= ? AND them.revealed_at < ? AND me.organisation_id IN ({marks}) \
+               AND them.status = 'revealed' AND m.connected_at IS NULL AND me.status <> 'declined' \
+             ORDER BY m.score DESC, m.id"
+        );
+        for row in NewsRow::find_by_statement(statement(backend, &revealed, values())).all(&self.read).await? {
             news.entry(OrgId(row.organisation_id)).or_default().revealed_to_you.push(row.id);
         }
-        let connected = NewsRow::find_by_statement(statement(
-            backend,
+        let connected = format!(
             "SELECT me.organisation_id AS organisation_id, m.id AS id \
-             FROM matches m JOIN match_parties me ON me.match_id = m.id \
-             WHERE m.connected_at >= ? AND m.connected_at < ? ORDER BY m.score DESC, m.id",
-            period(),
-        ))
-        .all(&self.read)
-        .await?;
-        for row in connected {
+             FROM match_parties me JOIN matches m ON m.id = me.match_id \
+             WHERE m.connected_at >= ? AND m.connected_at < ? AND me.organisation_id IN ({marks}) \
+             ORDER BY m.score DESC, m.id"
+        );
+        for row in NewsRow::find_by_statement(statement(backend, &connected, values())).all(&self.read).await? {
             news.entry(OrgId(row.organisation_id)).or_default().connected.push(row.id);
         }
-        let responses = CountRow::find_by_statement(statement(
-            backend,
+        let responses = format!(
             "SELECT c.poster_id AS organisation_id, c.id AS id, c.title AS title, COUNT(*) AS count \
              FROM challenge_responses r JOIN challenges c ON c.id = r.challenge_id \
-             WHERE r.created_at >= ? AND r.created_at < ? \
-             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id",
-            period(),
-        ))
-        .all(&self.read)
-        .await?;
-        for row in responses {
+             WHERE r.created_at >= ? AND r.created_at < ? AND c.poster_id IN ({marks}) \
+             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id"
+        );
+        for row in CountRow::find_by_statement(statement(backend, &responses, values())).all(&self.read).await? {
             news.entry(OrgId(row.organisation_id)).or_default().responses.push((row.id, row.title, row.count));
         }
-        let questions = CountRow::find_by_statement(statement(
-            backend,
+        let questions = format!(
             "SELECT c.poster_id AS organisation_id, c.id AS id, c.title AS title, COUNT(*) AS count \
              FROM challenge_questions q JOIN challenges c ON c.id = q.challenge_id \
-             WHERE q.created_at >= ? AND q.created_at < ? AND q.hidden_at IS NULL \
-             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id",
-            period(),
-        ))
-        .all(&self.read)
-        .await?;
-        for row in questions {
+             WHERE q.created_at >= ? AND q.created_at < ? AND c.poster_id IN ({marks}) AND q.hidden_at IS NULL \
+             GROUP BY c.poster_id, c.id, c.title ORDER BY c.id"
+        );
+        for row in CountRow::find_by_statement(statement(backend, &questions, values())).all(&self.read).await? {
             news.entry(OrgId(row.organisation_id)).or_default().questions.push((row.id, row.title, row.count));
         }
-        Ok(news)
+        // Views of the reveals and connections, unless made in the period too.
+        let mut more: Vec<String> = news
+            .iter()
+            .flat_map(|(org, n)| n.revealed_to_you.iter().chain(&n.connected).map(move |id| (*org, id)))
+            .filter(|(org, id)| !views.contains_key(&(*org, (*id).clone())))
+            .map(|(_, id)| id.clone())
+            .collect();
+        more.sort_unstable();
+        more.dedup();
+        views.extend(self.views_of_matches(&more).await?.into_iter().filter(|((org, _), _)| news.contains_key(org)));
+        Ok(PeriodNews { news, views })
     }
 
     /// Challenges posted in `[start, end)` and still open at `end`: news for every member but

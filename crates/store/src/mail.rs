@@ -116,12 +116,20 @@ impl Store {
     /// reset link (the row stays, so its idempotency key still keeps a repeat from being
     /// queued).
     pub async fn mark_email_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.mark_emails_sent(&[id], now).await
+    }
+
+    /// [`Store::mark_email_sent`] for several emails at once, in one statement.
+    pub async fn mark_emails_sent(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         email_queue::Entity::update_many()
             .col_expr(email_queue::Column::SentAt, sea_orm::sea_query::Expr::value(now))
             .col_expr(email_queue::Column::TextBody, sea_orm::sea_query::Expr::value(""))
             .col_expr(email_queue::Column::HtmlBody, sea_orm::sea_query::Expr::value(Option::<String>::None))
             .col_expr(email_queue::Column::LastError, sea_orm::sea_query::Expr::value(Option::<String>::None))
-            .filter(email_queue::Column::Id.eq(id))
+            .filter(email_queue::Column::Id.is_in(ids.iter().copied()))
             .exec(&self.db)
             .await?;
         Ok(())

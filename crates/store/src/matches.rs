@@ -228,7 +228,7 @@ const VIEW: &str = "SELECT mine.organisation_id AS viewer_id, m.id, m.score, m.c
  WHERE mine.status <> 'declined' AND mine.organisation_id = ?";
 
 /// [`VIEW`] without the viewer: each match as each party that has not declined it sees it.
-const VIEW_OF_EVERY_PARTY: &str = VIEW.split_at(VIEW.len() - " AND mine.organisation_id = ?".len()).0;
+pub(crate) const VIEW_OF_EVERY_PARTY: &str = VIEW.split_at(VIEW.len() - " AND mine.organisation_id = ?".len()).0;
 
 impl TryFrom<ViewRow> for PartyView {
     type Error = StoreError;
@@ -409,6 +409,15 @@ impl Store {
             }
         }
         Ok(views)
+    }
+
+    /// The views a statement over [`VIEW_OF_EVERY_PARTY`] selects, each with its viewer.
+    pub(crate) async fn views_by_statement(
+        &self,
+        statement: sea_orm::Statement,
+    ) -> Result<Vec<(OrgId, PartyView)>, StoreError> {
+        let rows = ViewRow::find_by_statement(statement).all(&self.read).await?;
+        rows.into_iter().map(|row| Ok((OrgId(row.viewer_id), PartyView::try_from(row)?))).collect()
     }
 
     pub async fn matches_for(&self, org: OrgId) -> Result<Vec<PartyView>, StoreError> {
