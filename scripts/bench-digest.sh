@@ -6,7 +6,7 @@
 # Needs sqlite3. Uses its own data dir under /tmp and port 12525.
 set -euo pipefail
 N=${1:-10000}
-cargo build --release -q -p cli -p tests --bin matchwell --bin smtp-sink
+cargo build --release -q -p cli --bin matchwell && cargo build --release -q -p tests --bin smtp-sink
 bin=${MATCHWELL_BIN:-target/release/matchwell}
 work=${BENCH_DIR:-/tmp/matchwell-digest-bench}
 export MATCHWELL_DATA_DIR="$work/data-$N" RUST_LOG=warn

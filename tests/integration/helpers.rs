@@ -33,7 +33,9 @@ pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
         Backend::Sqlite => format!("sqlite://{}/matchwell.db?mode=rwc", dir.path().display()),
         Backend::Postgres => {
             let base = std::env::var("MATCHWELL_TEST_DATABASE_URL").expect("set for Postgres");
-            store::create_postgres_database(&base).await.expect("PostgreSQL reachable at MATCHWELL_TEST_DATABASE_URL")
+            store::test_support::create_postgres_database(&base)
+                .await
+                .expect("PostgreSQL reachable at MATCHWELL_TEST_DATABASE_URL")
         }
     };
     (url, dir)
@@ -327,6 +329,6 @@ pub async fn on_every_backend(test: impl AsyncFn(TestApp)) {
 pub async fn drop_database(backend: Backend, url: &str) {
     if backend == Backend::Postgres {
         let base = std::env::var("MATCHWELL_TEST_DATABASE_URL").expect("set for Postgres");
-        store::drop_postgres_database(&base, url).await.expect("test database dropped");
+        store::test_support::drop_postgres_database(&base, url).await.expect("test database dropped");
     }
 }

@@ -130,8 +130,7 @@ fn service(command: Command) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::DemoData { orgs, seed, remove } => {
-                let store = store::Store::connect(&settings.database_url).await?;
-                store.migrate().await?;
+                let store = store::Store::open(&settings.database_url).await?;
                 if remove {
                     let removed = crate::demo::remove(&store).await?;
                     println!("{removed} demo organisations removed");
@@ -144,8 +143,7 @@ fn service(command: Command) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::AnonymityReport => {
-                let store = store::Store::connect(&settings.database_url).await?;
-                store.migrate().await?;
+                let store = store::Store::open(&settings.database_url).await?;
                 let catalogue = std::sync::Arc::new(domain::Catalogue::builtin()?);
                 print!("{}", crate::report::anonymity(&store, catalogue, settings.k_anonymity).await?);
                 Ok(())

@@ -12,8 +12,7 @@ use store::Store;
 /// demonstration organisations unless they are there already.
 pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     if demo {
-        let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
-        store.migrate().await.context("failed to apply migrations")?;
+        let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
         let catalogue = Catalogue::builtin()?;
         let created = crate::demo::seed_once(&store, &catalogue, crate::demo::DEMO_ORGS, 42).await?;
         if created > 0 {
@@ -29,9 +28,9 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     application.run_until_stopped().await
 }
 
+/// Applies pending migrations (`matchwell migrate`).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
-    store.migrate().await.context("failed to apply migrations")?;
+    Store::open(&settings.database_url).await.context("failed to open the database")?;
     Ok(())
 }
 
@@ -43,8 +42,7 @@ pub async fn score(
     full: bool,
     progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
 ) -> anyhow::Result<matching::Report> {
-    let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
-    store.migrate().await.context("failed to apply migrations")?;
+    let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
     let catalogue = Arc::new(Catalogue::builtin()?);
     let mut matchmaker = Matchmaker::new(catalogue, settings.matching.clone());
     let holder = format!("cli-{}", std::process::id());
@@ -67,8 +65,7 @@ pub async fn score(
 /// would queue. Sending starts while digests are still being queued. An email the mail server
 /// refuses stays queued for a later retry.
 pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server::digests::Report> {
-    let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
-    store.migrate().await.context("failed to apply migrations")?;
+    let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
     let catalogue = Arc::new(Catalogue::builtin()?);
     let anonymity = Arc::new(matching::anonymity::Anonymity::new(catalogue.clone(), settings.k_anonymity));
     let digester = server::digests::Digester::new(store.clone(), catalogue, anonymity, settings);

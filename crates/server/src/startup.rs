@@ -47,8 +47,7 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Connects, migrates, starts the workers (when configured) and binds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(&settings.database_url).await.context("failed to connect to the database")?;
-        store.migrate().await.context("failed to apply migrations")?;
+        let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
         let catalogue = Arc::new(Catalogue::builtin()?);
         let mailer = settings.mailer()?;
         let dummy_password = domain::Password::parse(new_token()).map_err(anyhow::Error::msg)?;

@@ -86,26 +86,28 @@ const CHALLENGE: &str = "SELECT c.id, c.poster_id, c.title, c.problem_statement,
        (SELECT COUNT(*) FROM challenge_questions q WHERE q.challenge_id = c.id AND q.hidden_at IS NULL) AS questions \
   FROM challenges c";
 
-impl From<ChallengeRow> for ChallengeRecord {
-    fn from(row: ChallengeRow) -> ChallengeRecord {
-        ChallengeRecord {
+impl TryFrom<ChallengeRow> for ChallengeRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ChallengeRow) -> Result<ChallengeRecord, StoreError> {
+        Ok(ChallengeRecord {
             id: row.id,
             poster: OrgId(row.poster_id),
             challenge: Challenge {
                 title: row.title,
                 problem_statement: row.problem_statement,
-                sectors: from_json(&row.sectors),
+                sectors: from_json(&row.sectors)?,
                 innovation_stage: row.innovation_stage,
-                capabilities_needed: from_json(&row.capabilities_needed),
+                capabilities_needed: from_json(&row.capabilities_needed)?,
                 deadline: row.deadline,
-                links: from_json(&row.links),
+                links: from_json(&row.links)?,
             },
             closed_at: row.closed_at,
             featured: row.featured,
             created_at: row.created_at,
             responses: row.responses,
             questions: row.questions,
-        }
+        })
     }
 }
 
@@ -204,7 +206,7 @@ impl TryFrom<ResponseRow> for ResponseView {
     type Error = StoreError;
 
     fn try_from(row: ResponseRow) -> Result<ResponseView, StoreError> {
-        let stages: Vec<String> = from_json(&row.stages);
+        let stages: Vec<String> = from_json(&row.stages)?;
         Ok(ResponseView {
             stages: stages
                 .iter()
@@ -318,13 +320,13 @@ impl Store {
     pub async fn challenges(&self) -> Result<Vec<ChallengeRecord>, StoreError> {
         let sql = format!("{CHALLENGE} ORDER BY c.featured DESC, c.created_at DESC, c.id");
         let rows = ChallengeRow::find_by_statement(statement(self.backend(), &sql, [])).all(&self.read).await?;
-        Ok(rows.into_iter().map(ChallengeRecord::from).collect())
+        rows.into_iter().map(ChallengeRecord::try_from).collect()
     }
 
     pub async fn challenge(&self, id: &str) -> Result<ChallengeRecord, StoreError> {
         let sql = format!("{CHALLENGE} WHERE c.id = ?");
         let row = ChallengeRow::find_by_statement(statement(self.backend(), &sql, [id.into()])).one(&self.read).await?;
-        row.map(ChallengeRecord::from).ok_or(StoreError::NotFound)
+        row.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// Changes a challenge in one transaction, its row locked: `change` computes the new
@@ -756,7 +758,7 @@ async fn lock_challenge(txn: &DatabaseTransaction, id: &str) -> Result<Challenge
     }
     let sql = format!("{CHALLENGE} WHERE c.id = ?");
     let row = ChallengeRow::find_by_statement(statement(backend, &sql, [id.into()])).one(txn).await?;
-    row.map(ChallengeRecord::from).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 /// An alias not yet used in this challenge, by a response or in the forum (the caller holds
@@ -811,7 +813,7 @@ async fn lock_response(
     let challenge = ChallengeRow::find_by_statement(statement(backend, &sql, [challenge_id.into()]))
         .one(txn)
         .await?
-        .map(ChallengeRecord::from)
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound)?
+        .try_into()?;
     Ok((row, challenge))
 }

@@ -271,27 +271,3 @@ impl Store {
         Ok(claimed)
     }
 }
-
-impl Store {
-    /// Puts every account on daily digests and moves every match's creation time to `at`
-    /// (tests and benchmarks of whole digest runs only).
-    #[doc(hidden)]
-    pub async fn everyone_daily_with_matches_made_at_for_tests(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.db.execute_raw(statement(self.backend(), "UPDATE accounts SET digest_frequency = 'daily'", [])).await?;
-        self.db.execute_raw(statement(self.backend(), "UPDATE matches SET created_at = ?", [at.into()])).await?;
-        Ok(())
-    }
-
-    /// Moves a match's creation time (tests of periods only).
-    #[doc(hidden)]
-    pub async fn backdate_match_for_tests(&self, id: &str, created_at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.db
-            .execute_raw(statement(
-                self.backend(),
-                "UPDATE matches SET created_at = ? WHERE id = ?",
-                [created_at.into(), id.into()],
-            ))
-            .await?;
-        Ok(())
-    }
-}

@@ -20,6 +20,9 @@ pub mod matches;
 pub mod organisations;
 pub mod web_sessions;
 
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
@@ -66,6 +69,14 @@ impl Store {
     }
 
     /// Applies pending migrations.
+    /// Connects and applies any pending migrations: what every command that uses the database
+    /// does first.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
         Ok(())
@@ -130,34 +141,24 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// A list read back from a JSON array; a malformed value reads as empty.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned + Default>(raw: &str) -> T {
-    serde_json::from_str(raw).unwrap_or_default()
+/// A value read back from the JSON the store wrote; anything else is a corrupt row, never a
+/// silent default.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|_| StoreError::Corrupt("a JSON column"))
 }
 
-/// Creates an empty PostgreSQL database next to the one `base_url` names, and returns its URL
-/// (for tests that need a fresh database each).
-pub async fn create_postgres_database(base_url: &str) -> Result<String, StoreError> {
-    let name = format!("matchwell_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(base_url).await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
-    admin.close().await?;
-    let (path, query) = base_url.split_once('?').map_or((base_url, None), |(p, q)| (p, Some(q)));
-    let server = path.rsplit_once('/').map_or(path, |(server, _)| server);
-    Ok(match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    })
-}
+#[cfg(test)]
+mod json_tests {
+    use super::*;
 
-/// Drops a database made by [`create_postgres_database`], closing its connections first.
-pub async fn drop_postgres_database(base_url: &str, url: &str) -> Result<(), StoreError> {
-    let name = url.split('?').next().and_then(|path| path.rsplit('/').next()).unwrap_or_default();
-    if !name.starts_with("matchwell_test_") {
-        return Err(StoreError::State("only test databases are dropped"));
+    #[test]
+    fn a_malformed_json_column_is_an_error_never_a_default() {
+        assert_eq!(from_json::<Vec<String>>(r#"["a","b"]"#).expect("valid"), ["a", "b"]);
+        for stored in ["", "not json", "{\"a\":1}", "[1,"] {
+            assert!(
+                matches!(from_json::<Vec<String>>(stored), Err(StoreError::Corrupt(_))),
+                "{stored:?} read as a value"
+            );
+        }
     }
-    let admin = Database::connect(base_url).await?;
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
-    admin.close().await?;
-    Ok(())
 }

@@ -59,21 +59,21 @@ impl std::fmt::Debug for Organisation {
     }
 }
 
-pub(crate) fn profile(model: &organisation::Model) -> Profile {
-    let kinds: Vec<String> = from_json(&model.seeking_kinds);
-    Profile {
+pub(crate) fn profile(model: &organisation::Model) -> Result<Profile, StoreError> {
+    let kinds: Vec<String> = from_json(&model.seeking_kinds)?;
+    Ok(Profile {
         website: model.website.clone(),
         description: model.description.clone(),
         anonymous_summary: model.anonymous_summary.clone(),
-        sectors: from_json(&model.sectors),
+        sectors: from_json(&model.sectors)?,
         region: model.region.clone(),
         size_band: model.size_band.clone(),
         innovation_stage: model.innovation_stage.clone(),
-        capabilities_offered: from_json(&model.capabilities_offered),
-        capabilities_sought: from_json(&model.capabilities_sought),
-        seeking_kinds: kinds.iter().filter_map(|k| OrgKind::parse(k).ok()).collect(),
+        capabilities_offered: from_json(&model.capabilities_offered)?,
+        capabilities_sought: from_json(&model.capabilities_sought)?,
+        seeking_kinds: kinds.iter().map(|k| kind(k)).collect::<Result<_, _>>()?,
         search_visible: model.search_visible,
-    }
+    })
 }
 
 pub(crate) fn kind(raw: &str) -> Result<OrgKind, StoreError> {
@@ -84,7 +84,7 @@ pub(crate) fn organisation(model: organisation::Model) -> Result<Organisation, S
     Ok(Organisation {
         id: OrgId(model.id),
         kind: kind(&model.kind)?,
-        profile: profile(&model),
+        profile: profile(&model)?,
         name: model.name,
         created_at: model.created_at,
         changed_at: model.changed_at,
@@ -114,13 +114,13 @@ pub struct ScoringRow {
     pub change_seq: i64,
 }
 
-fn raw_answer(model: answer::Model) -> RawAnswer {
-    RawAnswer {
+fn raw_answer(model: answer::Model) -> Result<RawAnswer, StoreError> {
+    Ok(RawAnswer {
         question_id: model.question_id,
         answer: model.answer,
-        acceptable: from_json(&model.acceptable),
+        acceptable: from_json(&model.acceptable)?,
         importance: model.importance,
-    }
+    })
 }
 
 impl Store {
@@ -176,7 +176,8 @@ impl Store {
 
     pub async fn answers(&self, id: OrgId, questionnaire: &Questionnaire) -> Result<AnswerSet, StoreError> {
         let rows = answer::Entity::find().filter(answer::Column::OrganisationId.eq(id.0)).all(&self.read).await?;
-        Ok(AnswerSet::from_stored(questionnaire, rows.into_iter().map(raw_answer)))
+        let raw = rows.into_iter().map(raw_answer).collect::<Result<Vec<_>, _>>()?;
+        Ok(AnswerSet::from_stored(questionnaire, raw))
     }
 
     /// Replaces every answer of the organisation at once; it is then due for re-scoring.
@@ -245,7 +246,7 @@ impl Store {
             rows = rows.filter(answer::Column::OrganisationId.is_in(orgs.iter().map(|o| o.id)));
         }
         for row in rows.all(&self.read).await? {
-            answers.entry(row.organisation_id).or_default().push(raw_answer(row));
+            answers.entry(row.organisation_id).or_default().push(raw_answer(row)?);
         }
         orgs.into_iter()
             .map(|model| {
@@ -254,7 +255,7 @@ impl Store {
                     id: OrgId(model.id),
                     public_id: model.public_id.clone(),
                     kind: kind(&model.kind)?,
-                    profile: profile(&model),
+                    profile: profile(&model)?,
                     answers: AnswerSet::from_stored(questionnaire, raw),
                     changed_at: model.changed_at,
                     change_seq: model.change_seq,
@@ -281,7 +282,7 @@ impl Store {
                 .all(&self.read)
                 .await?;
             for row in found {
-                answers.entry(row.organisation_id).or_default().push(raw_answer(row));
+                answers.entry(row.organisation_id).or_default().push(raw_answer(row)?);
             }
             for model in orgs {
                 let raw = answers.remove(&model.id).unwrap_or_default();
@@ -289,7 +290,7 @@ impl Store {
                     id: OrgId(model.id),
                     public_id: model.public_id.clone(),
                     kind: kind(&model.kind)?,
-                    profile: profile(&model),
+                    profile: profile(&model)?,
                     answers: AnswerSet::from_stored(questionnaire, raw),
                     changed_at: model.changed_at,
                     change_seq: model.change_seq,
@@ -311,7 +312,7 @@ impl Store {
         let rows = orgs
             .into_iter()
             .map(|model| {
-                let p = profile(&model);
+                let p = profile(&model)?;
                 Ok(PopulationRow {
                     id: OrgId(model.id),
                     quasi_identifiers: QuasiIdentifiers {
