@@ -20,6 +20,10 @@ struct State {
     hold_after: Option<usize>,
     /// Messages held unanswered.
     held: usize,
+    /// Connections accepted so far (each is numbered in order).
+    connections: u64,
+    /// Connections numbered from this on are never held.
+    released_from: Option<u64>,
 }
 
 /// A running sink; it stops when dropped.
@@ -53,9 +57,14 @@ impl SmtpSink {
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (shared, notify) = (shared.clone(), notify.clone());
+                let number = {
+                    let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    state.connections += 1;
+                    state.connections
+                };
                 tokio::spawn(async move {
                     // A connection that breaks is the client's business.
-                    let _ = converse(stream, &shared, &notify).await;
+                    let _ = converse(stream, number, &shared, &notify).await;
                 });
             }
         });
@@ -96,9 +105,17 @@ impl SmtpSink {
     }
 
     /// Holds every message after the first `count` accepted ones without ever answering (until
-    /// the client closes the connection); `usize::MAX` holds none.
+    /// the client closes the connection).
     pub fn hold_after(&self, count: usize) {
         self.state().hold_after = Some(count);
+    }
+
+    /// Holds nothing on connections opened from now on; those opened before stay as they
+    /// were, so that data a killed client wrote before it died, read late, is never taken as
+    /// a message the client saw accepted.
+    pub fn release_new_connections(&self) {
+        let mut state = self.state();
+        state.released_from = Some(state.connections + 1);
     }
 
     /// Waits until `done` holds of (accepted, held), or `timeout` passes; whether it held.
@@ -126,7 +143,7 @@ enum Verdict {
     Hold,
 }
 
-async fn converse(stream: TcpStream, state: &Mutex<State>, changed: &Notify) -> std::io::Result<()> {
+async fn converse(stream: TcpStream, number: u64, state: &Mutex<State>, changed: &Notify) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
@@ -150,7 +167,8 @@ async fn converse(stream: TcpStream, state: &Mutex<State>, changed: &Notify) -> 
                 let message = read_data(&mut lines).await?;
                 let verdict = {
                     let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let verdict = if state.hold_after.is_some_and(|n| state.accepted.len() >= n) {
+                    let released = state.released_from.is_some_and(|from| number >= from);
+                    let verdict = if !released && state.hold_after.is_some_and(|n| state.accepted.len() >= n) {
                         state.held += 1;
                         Verdict::Hold
                     } else if state.refuse > 0 {
