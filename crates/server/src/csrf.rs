@@ -7,8 +7,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 const COOKIE: &str = "matchwell_csrf";
 
@@ -25,15 +24,11 @@ impl std::fmt::Debug for CsrfKey {
 impl CsrfKey {
     /// A key for CSRF tokens derived from the server's secret (distinct from its JWT key).
     pub fn derive(secret: &[u8]) -> CsrfKey {
-        use sha2::Digest;
-        let mut hasher = Sha256::new();
-        hasher.update(b"matchwell csrf tokens\0");
-        hasher.update(secret);
-        CsrfKey(hasher.finalize().into())
+        CsrfKey(crate::keys::derive(secret, b"matchwell csrf tokens"))
     }
 
     fn tag(&self, nonce: &[u8]) -> [u8; 16] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac = crate::keys::hmac(&self.0);
         mac.update(nonce);
         let full = mac.finalize().into_bytes();
         let mut tag = [0u8; 16];
@@ -54,7 +49,7 @@ impl CsrfKey {
             return false;
         }
         let (Ok(nonce), Ok(tag)) = (hex::decode(&token[..32]), hex::decode(&token[32..])) else { return false };
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac = crate::keys::hmac(&self.0);
         mac.update(&nonce);
         mac.verify_truncated_left(&tag).is_ok()
     }

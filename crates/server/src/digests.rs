@@ -42,15 +42,11 @@ impl std::fmt::Debug for UnsubscribeKey {
 
 impl UnsubscribeKey {
     pub fn derive(secret: &[u8]) -> UnsubscribeKey {
-        use sha2::Digest;
-        let mut hasher = Sha256::new();
-        hasher.update(b"matchwell unsubscribe links\0");
-        hasher.update(secret);
-        UnsubscribeKey(hasher.finalize().into())
+        UnsubscribeKey(crate::keys::derive(secret, b"matchwell unsubscribe links"))
     }
 
     fn mac(&self, account: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac = crate::keys::hmac(&self.0);
         mac.update(account.as_bytes());
         mac
     }

@@ -17,6 +17,7 @@ pub mod config;
 mod csrf;
 pub mod digests;
 pub mod errors;
+mod keys;
 mod limits;
 pub(crate) mod pages;
 mod refs;

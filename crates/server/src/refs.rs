@@ -7,7 +7,7 @@
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
 
 pub struct SearchRefs {
@@ -21,19 +21,14 @@ impl std::fmt::Debug for SearchRefs {
     }
 }
 
-fn derive(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(purpose);
-    hasher.update([0]);
-    hasher.update(secret);
-    hasher.finalize().into()
-}
-
 impl SearchRefs {
     /// Keys derived from the server's secret (distinct from its JWT and CSRF keys).
     pub fn new(secret: &[u8]) -> SearchRefs {
-        let key = derive(secret, b"matchwell search refs");
-        SearchRefs { cipher: Aes256GcmSiv::new(&key.into()), alias_key: derive(secret, b"matchwell search aliases") }
+        let key = crate::keys::derive(secret, b"matchwell search refs");
+        SearchRefs {
+            cipher: Aes256GcmSiv::new(&key.into()),
+            alias_key: crate::keys::derive(secret, b"matchwell search aliases"),
+        }
     }
 
     fn nonce(searcher: &str) -> [u8; 12] {
@@ -67,8 +62,7 @@ impl SearchRefs {
 
     /// A seed of the searcher's own (for the order of ties in its results).
     pub fn seed(&self, searcher: &str) -> u64 {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.alias_key).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac = crate::keys::hmac(&self.alias_key);
         mac.update(b"ties\0");
         mac.update(searcher.as_bytes());
         let bytes = mac.finalize().into_bytes();
@@ -79,8 +73,7 @@ impl SearchRefs {
 
     /// The alias under which `searcher` sees `target` in search.
     pub fn alias(&self, searcher: &str, target: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.alias_key).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac = crate::keys::hmac(&self.alias_key);
         mac.update(searcher.as_bytes());
         mac.update(&[0]);
         mac.update(target.as_bytes());
