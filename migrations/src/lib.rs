@@ -11,6 +11,7 @@ mod m20261202_000004_changes;
 mod m20261202_000005_web_sessions;
 mod m20261202_000006_digests;
 mod m20261202_000007_digest_indexes;
+mod m20261202_000008_erasures;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_web_sessions::Migration),
             Box::new(m20261202_000006_digests::Migration),
             Box::new(m20261202_000007_digest_indexes::Migration),
+            Box::new(m20261202_000008_erasures::Migration),
         ]
     }
 }

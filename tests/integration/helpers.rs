@@ -184,6 +184,10 @@ impl TestApp {
         self.client.put(self.url(path)).json(body).bearer_auth(token).send().await.expect("request sent")
     }
 
+    pub async fn delete(&self, path: &str, body: &Value, token: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(token).json(body).send().await.expect("request sent")
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {

@@ -879,6 +879,7 @@ async fn every_form_of_a_signed_in_member_needs_its_csrf_token() {
             "/settings/digest".to_owned(),
             "/settings/search".to_owned(),
             "/settings/password".to_owned(),
+            "/settings/delete".to_owned(),
         ];
         for path in &forms {
             for token in ["", "0000", &"ab".repeat(32)] {
@@ -904,6 +905,7 @@ async fn every_form_of_a_signed_in_member_needs_its_csrf_token() {
         assert_eq!(view["my_status"], "suggested");
         let me: serde_json::Value = app.get("/api/v1/me", Some(&a.token)).await.json().await.expect("json");
         assert_eq!(me["profile"]["search_visible"], true);
+        assert_eq!(app.get("/api/v1/me", Some(&b.token)).await.status(), StatusCode::OK, "not erased");
     })
     .await;
 }

@@ -46,7 +46,7 @@ pub async fn score(
     let catalogue = Arc::new(Catalogue::builtin()?);
     let mut matchmaker = Matchmaker::new(catalogue, settings.matching.clone());
     let holder = format!("cli-{}", std::process::id());
-    let lease = chrono::Duration::minutes(30);
+    let lease = matching::LEASE_TTL;
     let mut waited = false;
     while !store.acquire_lease(matching::SCORING_LEASE, &holder, chrono::Utc::now(), lease).await? {
         if !waited {
@@ -55,7 +55,8 @@ pub async fn score(
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
-    let report = matchmaker.run(&store, full, progress).await;
+    let pass = matchmaker.run(&store, full, progress);
+    let report = matching::holding_lease(&store, matching::SCORING_LEASE, &holder, pass).await;
     store.release_lease(matching::SCORING_LEASE, &holder).await?;
     report
 }

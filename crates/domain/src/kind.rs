@@ -39,6 +39,13 @@ impl OrgKind {
     }
 }
 
+/// Written as its wire name (`sme`, `health_org`, …).
+impl serde::Serialize for OrgKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

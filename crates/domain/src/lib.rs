@@ -12,6 +12,7 @@ mod catalogue;
 pub mod challenge;
 pub mod digest;
 mod errors;
+pub mod funnel;
 mod identity;
 mod kind;
 mod profile;

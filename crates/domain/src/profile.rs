@@ -7,8 +7,9 @@ use crate::catalogue::{Taxonomy, Vocabulary};
 use crate::errors::FieldErrors;
 use crate::kind::OrgKind;
 
-/// A valid profile; every list holds known, distinct taxonomy ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A valid profile; every list holds known, distinct taxonomy ids. It serializes as the
+/// profile fields of the API (`GET /api/v1/me`, the export).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Profile {
     /// Private until revealed.
     pub website: Option<String>,
@@ -46,8 +47,11 @@ impl Default for Profile {
 }
 
 /// A change to a profile: absent fields stay as they are; an empty string clears a text or a
-/// single choice.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// single choice. It deserializes from the body of `PUT /api/v1/me/profile` (any subset of the
+/// fields, and no other).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     pub website: Option<String>,
     pub description: Option<String>,
@@ -60,6 +64,26 @@ pub struct ProfilePatch {
     pub capabilities_sought: Option<Vec<String>>,
     pub seeking_kinds: Option<Vec<String>>,
     pub search_visible: Option<bool>,
+}
+
+/// The patch that sets every field to what `profile` holds (a form filled in with the saved
+/// profile; the visibility setting is left alone).
+impl From<&Profile> for ProfilePatch {
+    fn from(profile: &Profile) -> ProfilePatch {
+        ProfilePatch {
+            website: profile.website.clone(),
+            description: profile.description.clone(),
+            anonymous_summary: profile.anonymous_summary.clone(),
+            sectors: Some(profile.sectors.clone()),
+            region: profile.region.clone(),
+            size_band: profile.size_band.clone(),
+            innovation_stage: profile.innovation_stage.clone(),
+            capabilities_offered: Some(profile.capabilities_offered.clone()),
+            capabilities_sought: Some(profile.capabilities_sought.clone()),
+            seeking_kinds: Some(profile.seeking_kinds.iter().map(|k| k.as_str().to_owned()).collect()),
+            search_visible: None,
+        }
+    }
 }
 
 const DESCRIPTION_MAX: usize = 4000;

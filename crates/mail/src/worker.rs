@@ -104,10 +104,20 @@ async fn failed(store: &Store, email: &QueuedEmail, error: &anyhow::Error, now: 
     Ok(())
 }
 
-/// Sends emails until `stop` turns true, sleeping while nothing is due.
-pub async fn run_worker(store: Store, mailer: Mailer, mut stop: watch::Receiver<bool>) {
+/// Sends emails until `stop` turns true, sleeping while nothing is due; `observe` hears what
+/// each round did (for metrics).
+pub async fn run_worker(
+    store: Store,
+    mailer: Mailer,
+    mut stop: watch::Receiver<bool>,
+    observe: impl Fn(Sending) + Send + 'static,
+) {
     loop {
-        let pause = match send_due(&store, &mailer).await {
+        let round = send_due(&store, &mailer).await;
+        if let Ok(sending) = &round {
+            observe(*sending);
+        }
+        let pause = match round {
             Ok(Sending { sent, .. }) if sent > 0 => Duration::ZERO,
             Ok(_) => Duration::from_millis(500),
             Err(error) => {

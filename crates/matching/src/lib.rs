@@ -38,6 +38,38 @@ pub fn sector_weight_share(catalogue: &Catalogue) -> f64 {
 /// The store lease that keeps scoring to one process at a time.
 pub const SCORING_LEASE: &str = "scoring";
 
+/// How long a scoring lease lasts unless renewed: short, so that a process killed in the middle
+/// of a pass holds up scoring for at most this long.
+pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(45);
+
+/// How often a holder renews its lease while it works.
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs `work` while renewing the lease `name` of `holder` (which it must have just taken) every
+/// few seconds, so that a long pass keeps it and a dead process loses it within [`LEASE_TTL`].
+pub async fn holding_lease<T>(
+    store: &Store,
+    name: &str,
+    holder: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let renew = async {
+        loop {
+            tokio::time::sleep(LEASE_RENEWAL).await;
+            match store.acquire_lease(name, holder, chrono::Utc::now(), LEASE_TTL).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(lease = name, "a lease ran out while its work went on"),
+                Err(error) => tracing::warn!(lease = name, error = %error, "failed to renew a lease"),
+            }
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        done = &mut work => done,
+        never = renew => never,
+    }
+}
+
 /// Which pairs become matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

@@ -81,7 +81,7 @@ impl From<StoreError> for ApiError {
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::State(message) => ApiError::Conflict(message),
             StoreError::Conflict => ApiError::Conflict("this already exists"),
-            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Io(_) => {
+            StoreError::Database(_) | StoreError::Contended(_) | StoreError::Corrupt(_) | StoreError::Io(_) => {
                 ApiError::Unexpected(anyhow::Error::new(error))
             }
         }

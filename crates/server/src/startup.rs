@@ -59,14 +59,18 @@ impl Application {
         let match_lists = Arc::new(crate::cache::MatchLists::default());
         let (stop, stopped) = watch::channel(false);
         let mut workers = Vec::new();
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         if settings.background_workers {
-            workers.push(tokio::spawn(mail::run_worker(store.clone(), mailer, stopped.clone())));
+            let counted = metrics.clone();
+            let observe = move |sending: mail::Sending| counted.emails(sending);
+            workers.push(tokio::spawn(mail::run_worker(store.clone(), mailer, stopped.clone(), observe)));
             let matchmaker = Matchmaker::new(catalogue.clone(), settings.matching.clone());
             workers.push(tokio::spawn(workers::run_scoring(
                 store.clone(),
                 matchmaker,
                 scoring.clone(),
                 match_lists.clone(),
+                metrics.clone(),
                 stopped.clone(),
             )));
         }
@@ -87,6 +91,7 @@ impl Application {
             dummy_hash,
             match_lists,
             sessions: Sessions::default(),
+            metrics,
         });
         if state.settings.background_workers {
             let digester = crate::digests::Digester::new(
@@ -123,6 +128,8 @@ impl Application {
             }
             App::new()
                 .wrap(headers)
+                .wrap(actix_web::middleware::from_fn(crate::metrics::observe))
+                .wrap(tracing_actix_web::TracingLogger::<crate::metrics::RequestSpan>::new())
                 .app_data(shared.clone())
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
                 .app_data(web::QueryConfig::default().error_handler(crate::errors::query_error))

@@ -39,4 +39,6 @@ pub struct AppState {
     pub csrf_key: crate::csrf::CsrfKey,
     /// Signs the tokens of digest unsubscribe links.
     pub unsubscribe_key: crate::digests::UnsubscribeKey,
+    /// What `/metrics` shows.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

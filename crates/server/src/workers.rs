@@ -11,10 +11,10 @@ use matching::Matchmaker;
 use store::Store;
 use tokio::sync::{Notify, watch};
 
-use matching::SCORING_LEASE;
+use matching::{LEASE_TTL, SCORING_LEASE};
 
 use crate::cache::MatchLists;
-const LEASE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+use crate::metrics::Metrics;
 
 /// Runs one scoring pass if the lease can be had; whether it ran.
 pub async fn score_once(
@@ -23,13 +23,17 @@ pub async fn score_once(
     holder: &str,
     full: bool,
     lists: &MatchLists,
+    metrics: &Metrics,
 ) -> anyhow::Result<bool> {
     if !store.acquire_lease(SCORING_LEASE, holder, Utc::now(), LEASE_TTL).await? {
         return Ok(false);
     }
-    let result = matchmaker.run(store, full, Arc::new(|_, _| {})).await;
+    let started = std::time::Instant::now();
+    let pass = matchmaker.run(store, full, Arc::new(|_, _| {}));
+    let result = matching::holding_lease(store, SCORING_LEASE, holder, pass).await;
     store.release_lease(SCORING_LEASE, holder).await?;
     let report = result?;
+    metrics.scoring_ran(started.elapsed().as_secs_f64());
     if report.saved.created + report.saved.updated > 0 {
         lists.clear();
     }
@@ -51,11 +55,12 @@ pub async fn run_scoring(
     mut matchmaker: Matchmaker,
     wake: Arc<Notify>,
     lists: Arc<MatchLists>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let holder = format!("serve-{}", uuid::Uuid::new_v4());
     loop {
-        if let Err(error) = score_once(&store, &mut matchmaker, &holder, false, &lists).await {
+        if let Err(error) = score_once(&store, &mut matchmaker, &holder, false, &lists, &metrics).await {
             tracing::error!(error = %format!("{error:#}"), "scoring failed; will retry");
         }
         tokio::select! {

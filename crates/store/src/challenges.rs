@@ -31,7 +31,7 @@ impl ResponseStatus {
         }
     }
 
-    fn parse(raw: &str) -> Result<ResponseStatus, StoreError> {
+    pub(crate) fn parse(raw: &str) -> Result<ResponseStatus, StoreError> {
         match raw {
             "submitted" => Ok(ResponseStatus::Submitted),
             "shortlisted" => Ok(ResponseStatus::Shortlisted),

@@ -24,14 +24,33 @@ pub enum StoreError {
     Corrupt(&'static str),
     #[error("failed to create the database file")]
     Io(#[source] std::io::Error),
+    /// The database gave this transaction up so that a concurrent one could finish (a deadlock
+    /// or a serialization failure on PostgreSQL): nothing of it was stored, and running it
+    /// again is safe.
+    #[error("the database gave way to a concurrent transaction")]
+    Contended(#[source] DbErr),
     #[error("database error")]
     Database(#[source] DbErr),
+}
+
+impl StoreError {
+    /// Whether running the same work again may succeed (see [`StoreError::Contended`]).
+    pub fn is_contended(&self) -> bool {
+        matches!(self, StoreError::Contended(_))
+    }
+}
+
+/// PostgreSQL's `deadlock_detected` (40P01) and `serialization_failure` (40001).
+fn contended(error: &DbErr) -> bool {
+    let message = error.to_string();
+    message.contains("deadlock detected") || message.contains("could not serialize access") || message.contains("40P01")
 }
 
 impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> StoreError {
         match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
+            _ if contended(&error) => StoreError::Contended(error),
             _ => StoreError::Database(error),
         }
     }

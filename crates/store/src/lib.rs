@@ -13,11 +13,13 @@ pub mod challenges;
 pub mod digests;
 mod entities;
 mod error;
+pub mod funnel;
 pub mod generations;
 pub mod leases;
 pub mod mail;
 pub mod matches;
 pub mod organisations;
+pub mod rights;
 pub mod web_sessions;
 
 #[cfg(feature = "test-support")]
@@ -29,6 +31,7 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
 pub use error::StoreError;
+pub use sea_orm::DbErr;
 
 /// An organisation's internal id. Never shown to anyone but the organisation itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -286,33 +286,9 @@ impl Store {
     ) -> Result<Saved, StoreError> {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let txn = self.db.begin().await?;
-        let backend = self.backend();
-        let counts = OpenCount::find_by_statement(Statement::from_string(
-            backend,
-            "SELECT organisation_id, COUNT(*) AS open FROM match_parties WHERE status <> 'declined' \
-             GROUP BY organisation_id",
-        ))
-        .all(&txn)
-        .await?;
-        let mut open: HashMap<i64, usize> = counts.into_iter().map(|c| (c.organisation_id, c.open as usize)).collect();
+        let mut open = open_counts(&txn, self.backend()).await?;
         let involved: HashSet<i64> = candidates.iter().flat_map(|c| [c.low.0, c.high.0]).collect();
-        // Existing pairs with what their parties are shown now, so unchanged ones are left alone.
-        let mut existing: HashMap<(i64, i64), (String, String, f64)> = HashMap::new();
-        let mut explanations: HashMap<(String, i64), String> = HashMap::new();
-        let involved: Vec<i64> = involved.into_iter().collect();
-        for chunk in involved.chunks(500) {
-            let found =
-                matches::Entity::find().filter(matches::Column::OrgLow.is_in(chunk.iter().copied())).all(&txn).await?;
-            let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
-            existing.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), (m.id, m.compatibility, m.score))));
-            for ids in ids.chunks(500) {
-                let parties = match_party::Entity::find()
-                    .filter(match_party::Column::MatchId.is_in(ids.to_vec()))
-                    .all(&txn)
-                    .await?;
-                explanations.extend(parties.into_iter().map(|p| ((p.match_id, p.organisation_id), p.explanation)));
-            }
-        }
+        let mut existing = Existing::load(&txn, involved.into_iter().collect()).await?;
         let mut saved = Saved::default();
         let mut changed_lists: HashSet<i64> = HashSet::new();
         let mut new_matches = Vec::new();
@@ -320,33 +296,11 @@ impl Store {
         for candidate in candidates {
             let (low, high) = (candidate.low.0, candidate.high.0);
             let compatibility = to_json(&candidate.compatibility);
-            if let Some((id, shown, score)) = existing.get(&(low, high)) {
-                let explained = |org: i64, explanation: &Vec<String>| {
-                    explanations.get(&(id.clone(), org)).is_some_and(|e| *e == to_json(explanation))
-                };
-                if *shown == compatibility
-                    && *score == candidate.score
-                    && explained(low, &candidate.explanation_low)
-                    && explained(high, &candidate.explanation_high)
-                {
+            if let Some((id, _, _)) = existing.pairs.get(&(low, high)) {
+                if existing.shows(&candidate, &compatibility) {
                     continue;
                 }
-                matches::Entity::update_many()
-                    .col_expr(matches::Column::Score, Expr::value(candidate.score))
-                    .col_expr(matches::Column::Confidence, Expr::value(candidate.confidence))
-                    .col_expr(matches::Column::Compatibility, Expr::value(compatibility))
-                    .col_expr(matches::Column::UpdatedAt, Expr::value(now))
-                    .filter(matches::Column::Id.eq(id.as_str()))
-                    .exec(&txn)
-                    .await?;
-                for (org, explanation) in [(low, &candidate.explanation_low), (high, &candidate.explanation_high)] {
-                    match_party::Entity::update_many()
-                        .col_expr(match_party::Column::Explanation, Expr::value(to_json(explanation)))
-                        .filter(match_party::Column::MatchId.eq(id.as_str()))
-                        .filter(match_party::Column::OrganisationId.eq(org))
-                        .exec(&txn)
-                        .await?;
-                }
+                update_pair(&txn, id, &candidate, compatibility, now).await?;
                 saved.updated += 1;
                 changed_lists.extend([low, high]);
                 continue;
@@ -357,7 +311,7 @@ impl Store {
                 continue;
             }
             let id = uuid::Uuid::new_v4().to_string();
-            existing.insert((low, high), (id.clone(), compatibility.clone(), candidate.score));
+            existing.pairs.insert((low, high), (id.clone(), compatibility.clone(), candidate.score));
             *open.entry(low).or_default() += 1;
             *open.entry(high).or_default() += 1;
             let (row, parties) = new_match(&id, candidate, None, now);
@@ -366,25 +320,7 @@ impl Store {
             saved.created += 1;
             changed_lists.extend([low, high]);
         }
-        // A pair may have become a match meanwhile (an introduction asked from search): it
-        // keeps that match, and this one is not saved.
-        let mut saved_ids: HashSet<String> = HashSet::new();
-        for chunk in new_matches.chunks(100) {
-            let ids: Vec<String> = chunk.iter().filter_map(|m| m.id.try_as_ref().cloned()).collect();
-            matches::Entity::insert_many(chunk.to_vec())
-                .on_conflict(
-                    OnConflict::columns([matches::Column::OrgLow, matches::Column::OrgHigh]).do_nothing().to_owned(),
-                )
-                .try_insert()
-                .exec(&txn)
-                .await?;
-            let inserted = matches::Entity::find().filter(matches::Column::Id.is_in(ids)).all(&txn).await?;
-            saved_ids.extend(inserted.into_iter().map(|m| m.id));
-        }
-        new_parties.retain(|p| p.match_id.try_as_ref().is_some_and(|id| saved_ids.contains(id)));
-        for chunk in new_parties.chunks(100) {
-            match_party::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
+        insert_new_matches(&txn, new_matches, new_parties).await?;
         let changed_lists: Vec<i64> = changed_lists.into_iter().collect();
         for chunk in changed_lists.chunks(500) {
             bump_lists(&txn, chunk).await?;
@@ -752,6 +688,116 @@ async fn set_status(
         .await?;
     if moved.rows_affected != 1 {
         return Err(StoreError::State("this match changed at the same moment; try again"));
+    }
+    Ok(())
+}
+
+/// How many matches each organisation has open (not declined by itself).
+async fn open_counts(txn: &DatabaseTransaction, backend: DatabaseBackend) -> Result<HashMap<i64, usize>, StoreError> {
+    let counts = OpenCount::find_by_statement(Statement::from_string(
+        backend,
+        "SELECT organisation_id, COUNT(*) AS open FROM match_parties WHERE status <> 'declined' \
+         GROUP BY organisation_id",
+    ))
+    .all(txn)
+    .await?;
+    Ok(counts.into_iter().map(|c| (c.organisation_id, c.open as usize)).collect())
+}
+
+/// The existing matches of some organisations, with what their parties are shown now, so that
+/// unchanged pairs are left alone.
+struct Existing {
+    /// (low, high) to (match id, compatibility as stored, score).
+    pairs: HashMap<(i64, i64), (String, String, f64)>,
+    /// (match id, party) to its explanation as stored.
+    explanations: HashMap<(String, i64), String>,
+}
+
+impl Existing {
+    async fn load(txn: &DatabaseTransaction, involved: Vec<i64>) -> Result<Existing, StoreError> {
+        let mut pairs = HashMap::new();
+        let mut explanations = HashMap::new();
+        for chunk in involved.chunks(500) {
+            let found =
+                matches::Entity::find().filter(matches::Column::OrgLow.is_in(chunk.iter().copied())).all(txn).await?;
+            let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
+            pairs.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), (m.id, m.compatibility, m.score))));
+            for ids in ids.chunks(500) {
+                let parties = match_party::Entity::find()
+                    .filter(match_party::Column::MatchId.is_in(ids.to_vec()))
+                    .all(txn)
+                    .await?;
+                explanations.extend(parties.into_iter().map(|p| ((p.match_id, p.organisation_id), p.explanation)));
+            }
+        }
+        Ok(Existing { pairs, explanations })
+    }
+
+    /// Whether the stored pair of `candidate` already shows its figures and reasons.
+    fn shows(&self, candidate: &Candidate, compatibility: &str) -> bool {
+        let (low, high) = (candidate.low.0, candidate.high.0);
+        let Some((id, shown, score)) = self.pairs.get(&(low, high)) else { return false };
+        let explained = |org: i64, explanation: &Vec<String>| {
+            self.explanations.get(&(id.clone(), org)).is_some_and(|e| *e == to_json(explanation))
+        };
+        shown == compatibility
+            && *score == candidate.score
+            && explained(low, &candidate.explanation_low)
+            && explained(high, &candidate.explanation_high)
+    }
+}
+
+/// Gives the existing match `id` the candidate's new figures and reasons.
+async fn update_pair(
+    txn: &DatabaseTransaction,
+    id: &str,
+    candidate: &Candidate,
+    compatibility: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    matches::Entity::update_many()
+        .col_expr(matches::Column::Score, Expr::value(candidate.score))
+        .col_expr(matches::Column::Confidence, Expr::value(candidate.confidence))
+        .col_expr(matches::Column::Compatibility, Expr::value(compatibility))
+        .col_expr(matches::Column::UpdatedAt, Expr::value(now))
+        .filter(matches::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    let (low, high) = (candidate.low.0, candidate.high.0);
+    for (org, explanation) in [(low, &candidate.explanation_low), (high, &candidate.explanation_high)] {
+        match_party::Entity::update_many()
+            .col_expr(match_party::Column::Explanation, Expr::value(to_json(explanation)))
+            .filter(match_party::Column::MatchId.eq(id))
+            .filter(match_party::Column::OrganisationId.eq(org))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts new matches and their parties. A pair may have become a match meanwhile (an
+/// introduction asked from search): it keeps that match, and the new one is not saved.
+async fn insert_new_matches(
+    txn: &DatabaseTransaction,
+    new_matches: Vec<matches::ActiveModel>,
+    mut new_parties: Vec<match_party::ActiveModel>,
+) -> Result<(), StoreError> {
+    let mut saved_ids: HashSet<String> = HashSet::new();
+    for chunk in new_matches.chunks(100) {
+        let ids: Vec<String> = chunk.iter().filter_map(|m| m.id.try_as_ref().cloned()).collect();
+        matches::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([matches::Column::OrgLow, matches::Column::OrgHigh]).do_nothing().to_owned(),
+            )
+            .try_insert()
+            .exec(txn)
+            .await?;
+        let inserted = matches::Entity::find().filter(matches::Column::Id.is_in(ids)).all(txn).await?;
+        saved_ids.extend(inserted.into_iter().map(|m| m.id));
+    }
+    new_parties.retain(|p| p.match_id.try_as_ref().is_some_and(|id| saved_ids.contains(id)));
+    for chunk in new_parties.chunks(100) {
+        match_party::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! and moving events back in time.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, FromQueryResult};
 
 use crate::{Store, StoreError, statement};
 
@@ -53,5 +53,65 @@ impl Store {
             ))
             .await?;
         Ok(())
+    }
+}
+
+/// Every column that refers to an organisation, as (table, column).
+const ORGANISATION_REFERENCES: [(&str, &str); 11] = [
+    ("organisations", "id"),
+    ("accounts", "organisation_id"),
+    ("answers", "organisation_id"),
+    ("matches", "org_low"),
+    ("matches", "org_high"),
+    ("matches", "asked_by"),
+    ("match_parties", "organisation_id"),
+    ("challenges", "poster_id"),
+    ("challenge_responses", "responder_id"),
+    ("forum_aliases", "organisation_id"),
+    ("challenge_questions", "asker_id"),
+];
+
+impl Store {
+    /// Every row of every table, as JSON text, by table (tests that look for any trace of an
+    /// erased organisation).
+    pub async fn every_row_for_tests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Name {
+            name: String,
+        }
+        let sql = match self.backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+            }
+            _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        };
+        let tables = Name::find_by_statement(statement(self.backend(), sql, [])).all(&self.db).await?;
+        let mut rows = Vec::new();
+        for table in tables {
+            let select = statement(self.backend(), &format!("SELECT * FROM \"{}\"", table.name), []);
+            for row in sea_orm::JsonValue::find_by_statement(select).all(&self.db).await? {
+                rows.push((table.name.clone(), row.to_string()));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// How many rows, in every table that refers to organisations, refer to the one with this
+    /// internal id.
+    pub async fn references_to_organisation_for_tests(&self, id: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Count {
+            n: i64,
+        }
+        let mut found = Vec::new();
+        for (table, column) in ORGANISATION_REFERENCES {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = ?");
+            let count = Count::find_by_statement(statement(self.backend(), &sql, [id.into()])).one(&self.db).await?;
+            let n = count.map_or(0, |c| c.n);
+            if n > 0 {
+                found.push((format!("{table}.{column}"), n));
+            }
+        }
+        Ok(found)
     }
 }

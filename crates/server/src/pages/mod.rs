@@ -9,6 +9,7 @@
 //! (`forms.rs`).
 
 mod accounts;
+mod admin;
 mod assets;
 mod challenges;
 mod chart;
@@ -75,10 +76,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(challenges::hide_submit)
         .service(challenges::review)
         .service(challenges::act_submit)
+        .service(admin::dashboard)
+        .service(admin::download)
         .service(settings::show)
         .service(settings::save_digest)
         .service(settings::save_search)
         .service(settings::change_password)
+        .service(settings::export)
+        .service(settings::erase)
         .service(unsubscribe::ask)
         .service(unsubscribe::stop);
 }
@@ -88,6 +93,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
 #[derive(Debug, Clone)]
 pub struct Chrome {
     pub signed_in: bool,
+    /// Whether the header links to the facilitators' dashboard.
+    pub facilitator: bool,
     pub csrf_token: String,
     pub current: &'static str,
 }
@@ -102,7 +109,8 @@ impl Page {
     /// The frame of a page in section `current`, for `member` (or a visitor).
     pub fn new(request: &HttpRequest, state: &AppState, member: Option<&Member>, current: &'static str) -> Page {
         let (csrf_token, cookie) = csrf::token(request, &state.csrf_key, state.settings.https());
-        let chrome = Chrome { signed_in: member.is_some(), csrf_token, current };
+        let facilitator = member.is_some_and(Member::is_facilitator);
+        let chrome = Chrome { signed_in: member.is_some(), facilitator, csrf_token, current };
         Page { chrome, cookie }
     }
 
@@ -157,7 +165,7 @@ pub enum PageError {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage<'a> {
+pub(crate) struct ErrorPage<'a> {
     chrome: Chrome,
     title: &'a str,
     message: &'a str,
@@ -198,7 +206,7 @@ impl ResponseError for PageError {
         };
         // The frame of an error page offers only the public links: it is shown without knowing
         // who asked, and posts nothing.
-        let chrome = Chrome { signed_in: false, csrf_token: String::new(), current: "" };
+        let chrome = Chrome { signed_in: false, facilitator: false, csrf_token: String::new(), current: "" };
         let html = ErrorPage { chrome, title, message }
             .render()
             .unwrap_or_else(|_| "<!doctype html><title>Matchwell</title><p>Something went wrong.</p>".to_owned());

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use domain::{OrgKind, Profile, ProfilePatch};
+use domain::{OrgKind, ProfilePatch};
 
 use super::accounts::KINDS;
 use super::forms::{Choice, DoneQuery, FormData, FormErrors};
@@ -71,23 +71,6 @@ impl ProfileForm {
     }
 }
 
-/// A saved profile as the form's values.
-fn patch_of(profile: &Profile) -> ProfilePatch {
-    ProfilePatch {
-        website: profile.website.clone(),
-        description: profile.description.clone(),
-        anonymous_summary: profile.anonymous_summary.clone(),
-        sectors: Some(profile.sectors.clone()),
-        region: profile.region.clone(),
-        size_band: profile.size_band.clone(),
-        innovation_stage: profile.innovation_stage.clone(),
-        capabilities_offered: Some(profile.capabilities_offered.clone()),
-        capabilities_sought: Some(profile.capabilities_sought.clone()),
-        seeking_kinds: Some(profile.seeking_kinds.iter().map(|k| k.as_str().to_owned()).collect()),
-        search_visible: None,
-    }
-}
-
 /// The posted form as a whole profile: every field is sent, so an empty one clears it.
 fn patch_from(form: &FormData) -> ProfilePatch {
     ProfilePatch {
@@ -129,7 +112,7 @@ pub async fn show(
         chrome: page.chrome.clone(),
         name: organisation.name.clone(),
         kind: kind_label(organisation.kind),
-        form: ProfileForm::of(&state, &patch_of(&organisation.profile)),
+        form: ProfileForm::of(&state, &ProfilePatch::from(&organisation.profile)),
         errors: FormErrors::default(),
         saved: query.saved == "1",
     };

@@ -1,5 +1,5 @@
-//! Settings: how often the digest comes, whether partner search may show the organisation, and
-//! the password. (Data export and deletion come with those features.)
+//! Settings: how often the digest comes, whether partner search may show the organisation, the
+//! password, and the organisation's data rights: a download of all of its data, and erasure.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -7,11 +7,11 @@ use askama::Template;
 use domain::ProfilePatch;
 
 use super::forms::{Choice, DoneQuery, FormErrors};
-use super::{Chrome, Page, PageError, SignedIn, posted, see_other, session};
+use super::{Chrome, ErrorPage, Page, PageError, SignedIn, posted, see_other, session};
 use crate::auth::Member;
 use crate::errors::ApiError;
 use crate::routes::accounts::change_password_of;
-use crate::routes::me::{set_digest_frequency, update_profile_of};
+use crate::routes::me::{erase as erase_organisation, export_of, set_digest_frequency, update_profile_of};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -150,6 +150,50 @@ pub async fn change_password(
         }
         Err(ApiError::Validation(errors)) => {
             let errors = FormErrors::from_fields(&errors, &["current_password", "new_password"], "current_password");
+            settings_page(&request, &state, &member.0, errors, "").await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// All of the organisation's data, as a JSON file to keep (the same as `GET /api/v1/me/export`).
+#[get("/settings/export")]
+pub async fn export(state: web::Data<AppState>, member: SignedIn) -> Result<HttpResponse, PageError> {
+    let data = export_of(&state, &member.0).await?;
+    let body = serde_json::to_vec_pretty(&data).map_err(|e| PageError::Unexpected(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Content-Disposition", "attachment; filename=\"matchwell-export.json\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
+
+/// Erases the organisation once its password is confirmed; the browser's session ends with it.
+#[post("/settings/delete")]
+pub async fn erase(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = posted(&request, &state, &body)?;
+    let password = form.get("password").to_owned();
+    match erase_organisation(&request, &state, &member.0, password).await {
+        Ok(()) => {
+            let removal = session::end(&request, &state).await?;
+            let page = Page::new(&request, &state, None, "");
+            let view = ErrorPage {
+                chrome: page.chrome.clone(),
+                title: "Your organisation is erased",
+                message: "Your organisation, its account, answers, matches, challenges and responses are gone. \
+                          The organisations you were matched with no longer see you.",
+            };
+            let mut response = page.render(StatusCode::OK, &view)?;
+            response.add_cookie(&removal).map_err(|e| PageError::Unexpected(e.into()))?;
+            Ok(response)
+        }
+        Err(ApiError::Validation(errors)) => {
+            let errors = FormErrors::from_fields(&errors, &["password"], "password");
             settings_page(&request, &state, &member.0, errors, "").await
         }
         Err(other) => Err(other.into()),

@@ -24,7 +24,7 @@ const VERIFY_FOR: chrono::Duration = chrono::Duration::hours(48);
 /// How long a password-reset link works.
 const RESET_FOR: chrono::Duration = chrono::Duration::hours(1);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     email: String,
@@ -88,6 +88,13 @@ pub async fn sign_up(request: &HttpRequest, state: &AppState, sign_up: SignUp) -
     Ok(())
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 201, description = "A verification email is on its way (the same answer for an address already taken)", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/register")]
 pub async fn register(
     request: HttpRequest,
@@ -178,13 +185,20 @@ pub async fn verify_email(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     token: String,
     password: String,
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The email address is verified", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/verify")]
 pub async fn verify(
     request: HttpRequest,
@@ -196,7 +210,7 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(json!({"verified": true})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailBody {
     email: String,
@@ -261,6 +275,13 @@ async fn send_password_reset(state: &AppState, email: &EmailAddress) -> Result<(
     Ok(())
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 202, description = "A reset link is sent if the address has an account (the same answer either way)", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/password-reset")]
 pub async fn password_reset(
     request: HttpRequest,
@@ -294,13 +315,20 @@ pub async fn confirm_password_reset(state: &AppState, token: &str, password: Str
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetBody {
     token: String,
     password: String,
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The password is changed and every earlier session ended", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/password-reset/confirm")]
 pub async fn password_reset_confirm(
     state: web::Data<AppState>,
@@ -339,6 +367,13 @@ async fn send_verification(state: &AppState, email: &EmailAddress) -> Result<(),
     Ok(())
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 202, description = "A new link is sent if the address has a pending sign-up (the same answer either way)", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/resend-verification")]
 pub async fn resend_verification(
     request: HttpRequest,
@@ -349,7 +384,7 @@ pub async fn resend_verification(
     Ok(email_request_accepted())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     email: String,
@@ -389,6 +424,13 @@ pub async fn authenticate(
     Ok(account)
 }
 
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 200, description = "An access token", body = crate::routes::openapi::Token),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[post("/auth/login")]
 pub async fn login(
     request: HttpRequest,
@@ -415,15 +457,7 @@ pub async fn change_password_of(
     new_password: String,
 ) -> Result<(store::accounts::Account, i64), ApiError> {
     let new_password = Password::parse(new_password).map_err(|m| FieldErrors::one("new_password", m))?;
-    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
-    let failures = format!("login:{}:{}", account.email.as_str(), client(request, state));
-    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
-        return Err(ApiError::TooManyRequests);
-    }
-    if !verify_password(current_password, account.password_hash.clone()).await? {
-        return Err(FieldErrors::one("current_password", "this is not your current password").into());
-    }
-    state.limiter.release(&failures);
+    let account = confirm_password(request, state, member, current_password, "current_password").await?;
     let hash = hash_password(new_password).await?;
     let version = state.store.change_password(&account.public_id, &hash, Utc::now()).await?;
     state.sessions.forget(&account.public_id);
@@ -431,7 +465,28 @@ pub async fn change_password_of(
     Ok((account, version))
 }
 
-#[derive(Deserialize)]
+/// `member`'s account, when `password` is its password (checked under the same limit on
+/// failures as logging in); a wrong one is an error on the field `field`.
+pub async fn confirm_password(
+    request: &HttpRequest,
+    state: &AppState,
+    member: &Member,
+    password: String,
+    field: &'static str,
+) -> Result<store::accounts::Account, ApiError> {
+    let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
+    let failures = format!("login:{}:{}", account.email.as_str(), client(request, state));
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
+        return Err(ApiError::TooManyRequests);
+    }
+    if !verify_password(password, account.password_hash.clone()).await? {
+        return Err(FieldErrors::one(field, "this is not your current password").into());
+    }
+    state.limiter.release(&failures);
+    Ok(account)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -440,6 +495,14 @@ pub struct PasswordChange {
 
 /// Changes the caller's password: every earlier session ends, and the answer carries a token
 /// for the new one.
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 200, description = "A token for the new session", body = crate::routes::openapi::Token),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[put("/me/password")]
 pub async fn change_password(
     request: HttpRequest,

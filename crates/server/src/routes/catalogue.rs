@@ -10,6 +10,13 @@ fn terms(vocabulary: &Vocabulary) -> Value {
     vocabulary.terms().iter().map(|t| json!({"id": t.id, "label": t.label})).collect()
 }
 
+#[utoipa::path(
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "The vocabularies of the profile fields", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[get("/taxonomy")]
 pub async fn taxonomy(state: web::Data<AppState>) -> HttpResponse {
     let t = &state.catalogue.taxonomy;
@@ -26,6 +33,13 @@ pub async fn taxonomy(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
+#[utoipa::path(
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "The questionnaire", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    )
+)]
 #[get("/questionnaire")]
 pub async fn questionnaire(state: web::Data<AppState>) -> HttpResponse {
     let q = &state.catalogue.questionnaire;

@@ -160,7 +160,8 @@ fn challenge_view(
     }
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub sector: Option<String>,
@@ -176,6 +177,15 @@ pub struct ListQuery {
 }
 
 /// The challenges the filters select, each with the reader's fit; the featured challenge first.
+#[utoipa::path(
+    tag = "challenges",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The challenges the filters select, the featured one first", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/challenges")]
 pub async fn list(
     member: Member,
@@ -279,13 +289,21 @@ pub async fn one(state: &AppState, reader: OrgId, record: &ChallengeRecord) -> R
     Ok(view)
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "One challenge as the caller reads it", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/challenges/{id}")]
 pub async fn get(member: Member, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let record = state.store.challenge(&uuid(&id)?).await?;
     Ok(HttpResponse::Ok().json(one(&state, member.org(), &record).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
     pub title: Option<String>,
@@ -313,6 +331,14 @@ impl ChallengeBody {
     }
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 201, description = "The challenge is posted; its id", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/challenges")]
 pub async fn create(
     member: Member,
@@ -342,6 +368,14 @@ pub async fn post_challenge(state: &AppState, member: &Member, body: &ChallengeB
 
 /// Edits a challenge (its poster, until the first response), or closes it with
 /// `{"status": "closed"}`.
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "The challenge as edited", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[patch("/challenges/{id}")]
 pub async fn edit(
     member: Member,
@@ -495,7 +529,7 @@ async fn poster_views(
         .collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseBody {
     pub summary: String,
@@ -503,6 +537,15 @@ pub struct ResponseBody {
 }
 
 /// Responds to a challenge, or edits the caller's response while the challenge is open.
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 201, description = "The response is sent", body = serde_json::Value),
+        (status = 200, description = "The response is edited", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/challenges/{id}/responses")]
 pub async fn respond(
     member: Member,
@@ -533,6 +576,14 @@ pub async fn respond_to(
 }
 
 /// Every response for the poster; the caller's own for a responder; 404 for anyone else.
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "Every response for the poster; its own for a responder", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/challenges/{id}/responses")]
 pub async fn list_responses(
     member: Member,
@@ -585,6 +636,14 @@ async fn response_view(
     view.map_err(|e| ApiError::unexpected(e, "failed to render a response"))
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "Done: shortlist, decline or reveal", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/challenges/{id}/responses/{rid}/{action}")]
 pub async fn act(
     member: Member,
@@ -644,6 +703,14 @@ fn question_view(question: &QuestionView, kind: Option<domain::OrgKind>) -> Foru
     }
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "The forum", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/challenges/{id}/questions")]
 pub async fn list_questions(
     member: Member,
@@ -663,12 +730,20 @@ pub async fn questions_of(state: &AppState, member: &Member, id: &str) -> Result
     Ok(questions.iter().map(|q| question_view(q, anonymity.public_profile(q.asker, &empty).shown.kind)).collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
     pub text: String,
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 201, description = "The question is posted", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/challenges/{id}/questions")]
 pub async fn ask(
     member: Member,
@@ -690,6 +765,14 @@ pub async fn ask_question(state: &AppState, member: &Member, id: &str, text: &st
     Ok(question)
 }
 
+#[utoipa::path(
+    tag = "challenges",
+    responses(
+        (status = 200, description = "The answer is posted", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/challenges/{id}/questions/{qid}/answer")]
 pub async fn answer(
     member: Member,
@@ -717,6 +800,14 @@ pub async fn answer_question(
 }
 
 /// The facilitator's challenge of the month: at most one is featured at a time.
+#[utoipa::path(
+    tag = "facilitators",
+    responses(
+        (status = 200, description = "This is now the challenge of the month", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/admin/challenges/{id}/feature")]
 pub async fn feature(
     member: Member,
@@ -732,6 +823,14 @@ pub async fn feature(
 }
 
 /// A facilitator hides a forum post: it is gone for everyone else.
+#[utoipa::path(
+    tag = "facilitators",
+    responses(
+        (status = 200, description = "The post is hidden from everyone but facilitators", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/admin/challenges/{id}/questions/{qid}/hide")]
 pub async fn hide(
     member: Member,

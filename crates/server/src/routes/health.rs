@@ -4,6 +4,13 @@ use actix_web::{HttpResponse, get, web};
 
 use crate::state::AppState;
 
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process and its database answer", body = serde_json::Value),
+        (status = 503, description = "The database does not answer", body = serde_json::Value)
+    )
+)]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ping().await {

@@ -140,6 +140,14 @@ pub fn match_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ApiError::NotFound)
 }
 
+#[utoipa::path(
+    tag = "matches",
+    responses(
+        (status = 200, description = "The caller's matches, best first", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/matches")]
 pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let org = member.org();
@@ -169,6 +177,15 @@ pub async fn list(member: Member, state: web::Data<AppState>) -> Result<HttpResp
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
+/// Every match of `org` that it has not declined, as it sees them (best first), as JSON.
+pub async fn views_of(state: &AppState, org: OrgId) -> Result<Vec<Value>, ApiError> {
+    let anonymity = state.anonymity.current(&state.store).await?;
+    let views = state.store.matches_for(org).await?;
+    let mut rendered: Vec<Rendered> = views.iter().map(|v| render(state, v, org, &anonymity)).collect();
+    rendered.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(rendered.into_iter().map(|r| r.body).collect())
+}
+
 /// One match as the caller sees it now.
 async fn view_of(state: &AppState, org: OrgId, id: &str) -> Result<HttpResponse, ApiError> {
     let anonymity = state.anonymity.current(&state.store).await?;
@@ -176,11 +193,27 @@ async fn view_of(state: &AppState, org: OrgId, id: &str) -> Result<HttpResponse,
     Ok(HttpResponse::Ok().json(render(state, &view, org, &anonymity).body))
 }
 
+#[utoipa::path(
+    tag = "matches",
+    responses(
+        (status = 200, description = "One match as the caller sees it", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/matches/{id}")]
 pub async fn get(member: Member, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     view_of(&state, member.org(), &match_id(&id)?).await
 }
 
+#[utoipa::path(
+    tag = "matches",
+    responses(
+        (status = 200, description = "The match after the reveal", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/matches/{id}/reveal")]
 pub async fn reveal(
     member: Member,
@@ -220,6 +253,14 @@ pub async fn record_outcome(state: &AppState, org: OrgId, id: &str, raw: &str) -
     Ok(())
 }
 
+#[utoipa::path(
+    tag = "matches",
+    responses(
+        (status = 200, description = "Declined (never shown to the other side)", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/matches/{id}/decline")]
 pub async fn decline(
     member: Member,
@@ -230,12 +271,20 @@ pub async fn decline(
     Ok(HttpResponse::Ok().json(json!({"my_status": "declined"})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeBody {
     outcome: String,
 }
 
+#[utoipa::path(
+    tag = "matches",
+    responses(
+        (status = 200, description = "The match with its outcome", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/matches/{id}/outcome")]
 pub async fn outcome(
     member: Member,

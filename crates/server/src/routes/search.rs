@@ -17,7 +17,8 @@ use crate::errors::ApiError;
 use crate::routes::matches::{anonymous_profile, shown_vector};
 use crate::state::AppState;
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     pub q: Option<String>,
@@ -109,6 +110,15 @@ fn card_json(card: &Card) -> Value {
     })
 }
 
+#[utoipa::path(
+    tag = "search",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "A page of anonymous cards, best first", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[get("/search")]
 pub async fn search(
     member: Member,
@@ -150,6 +160,15 @@ pub async fn search_for(
 /// other side sees as asked by it and hears of by email, or gives the pair's existing match
 /// (200). A ref not issued to the caller, or to an organisation that cannot be found any more,
 /// is 404.
+#[utoipa::path(
+    tag = "search",
+    responses(
+        (status = 201, description = "The introduction is asked: the new match", body = serde_json::Value),
+        (status = 200, description = "The pair already had a match", body = serde_json::Value),
+        (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 #[post("/search/{ref}/ask")]
 pub async fn ask(
     member: Member,
@@ -177,11 +196,11 @@ pub async fn ask_for(state: &AppState, member: &Member, reference: &str) -> Resu
     let public_url = state.settings.public_url.clone();
     let now = state.clock.now();
     let tell = |id: &str, recipient: &str| mail::compose::introduction_asked(id, recipient, &public_url);
-    let asked = match state.store.ask_introduction(candidate.clone(), member.org(), limits, now, tell).await {
+    let introduce =
+        || crate::retry::contended(|| state.store.ask_introduction(candidate.clone(), member.org(), limits, now, tell));
+    let asked = match introduce().await {
         // Two asks for one pair at the same moment: the second finds the first's match.
-        Err(store::StoreError::Conflict) => {
-            state.store.ask_introduction(candidate, member.org(), limits, now, tell).await?
-        }
+        Err(store::StoreError::Conflict) => introduce().await?,
         other => other?,
     };
     state.match_lists.forget(&[member.org(), other]);
