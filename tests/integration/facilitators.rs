@@ -11,7 +11,7 @@ use crate::web::Browser;
 const BOSS: &str = "boss@cluster.example";
 
 /// Seven SMEs in Wales, one trust in London and the facilitator; all but one SME answered the
-/// questionnaire; then scored.
+/// whole questionnaire, that one half of it; then scored.
 async fn membership(app: &TestApp) -> (Member, Vec<Member>) {
     let facilitator = app.member(BOSS, "Regional Cluster", "other").await;
     let mut members = Vec::new();
@@ -29,6 +29,11 @@ async fn membership(app: &TestApp) -> (Member, Vec<Member>) {
         let saved = app.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
         assert_eq!(saved.status(), StatusCode::OK);
     }
+    // The first SME answered only half of the questions: it has not answered the questionnaire.
+    let mut half = answers(|_, _| 0, "very");
+    let all = half["answers"].as_array_mut().expect("answers");
+    all.truncate(all.len() / 2);
+    assert_eq!(app.put("/api/v1/me/answers", &half, &members[0].token).await.status(), StatusCode::OK);
     app.score().await;
     (facilitator, members)
 }

@@ -56,14 +56,15 @@ const MATCHES: &str = "SELECT \
     (SELECT COUNT(DISTINCT match_id) FROM match_parties WHERE outcome = 'no_fit') AS no_fit";
 
 impl Store {
-    /// The funnel facts of every organisation; `question_count` answers make the questionnaire
-    /// done.
+    /// The funnel facts of every organisation. The questionnaire counts as answered from three
+    /// quarters of its `question_count` questions on (members may leave out questions that do
+    /// not apply to them).
     pub async fn funnel_facts(&self, question_count: usize) -> Result<(Vec<OrgFacts>, MatchFacts), StoreError> {
         let rows = FactsRow::find_by_statement(statement(self.backend(), FACTS, [])).all(&self.read).await?;
         let orgs = rows
             .into_iter()
             .map(|row| {
-                let done = usize::try_from(row.answers).unwrap_or(0) >= question_count.max(1);
+                let done = usize::try_from(row.answers).unwrap_or(0) * 4 >= question_count.max(1) * 3;
                 Ok(OrgFacts {
                     kind: kind(&row.kind)?,
                     sectors: from_json(&row.sectors)?,

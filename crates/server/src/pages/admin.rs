@@ -143,7 +143,8 @@ fn weekly_chart(weeks: &[Row]) -> FunnelChart {
         } else {
             format!("{description}.")
         },
-        width: (recent.len() as u32).max(1) * COLUMN + 12,
+        // Always twelve columns wide, so that a young service's few weeks are drawn to scale.
+        width: WEEKS as u32 * COLUMN + 12,
         height: TOP + HEIGHT + 30,
         bars,
         horizontal: false,
