@@ -84,7 +84,8 @@ async fn facilitators_see_the_funnel_with_small_counts_suppressed_and_nobody_nam
         assert!(region("london").expect("london")["counts"]["registered"].is_null());
         let sector = metrics["by_sector"].as_array().expect("sectors");
         assert_eq!(sector[0]["sector"], "ageing_frailty");
-        assert_eq!(sector[0]["counts"]["registered"], 8);
+        // Eight of the nine work in it: the one outside would follow from the total.
+        assert!(sector[0]["counts"]["registered"].is_null(), "{sector:?}");
         let weeks = metrics["by_week"].as_array().expect("weeks");
         assert_eq!(weeks.len(), 1);
         assert_eq!(weeks[0]["week"], domain::funnel::week(chrono::Utc::now()));

@@ -141,6 +141,25 @@ async fn a_response_the_poster_declined_is_exported_as_submitted() {
 }
 
 #[tokio::test]
+async fn a_response_shortlisted_then_declined_is_exported_as_the_api_shows_it() {
+    on_every_backend(async |app: TestApp| {
+        let w = world(&app).await;
+        let path = format!("/api/v1/challenges/{}/responses", w.challenge);
+        let responses: Value = app.get(&path, Some(&w.trust.token)).await.json().await.expect("json");
+        let rid = responses["responses"][0]["id"].as_str().expect("id").to_owned();
+        for action in ["shortlist", "decline"] {
+            let acted = app.post(&format!("{path}/{rid}/{action}"), &json!({}), Some(&w.trust.token)).await;
+            assert_eq!(acted.status(), StatusCode::OK, "{action}");
+        }
+        let own: Value = app.get(&path, Some(&w.acme.token)).await.json().await.expect("json");
+        let export: Value = app.get("/api/v1/me/export", Some(&w.acme.token)).await.json().await.expect("json");
+        assert_eq!(own["responses"][0]["status"], "shortlisted", "{own}");
+        assert_eq!(export["responses"][0]["status"], "shortlisted", "the export tells no more than the API");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn erasure_takes_the_password_and_leaves_no_trace_in_any_table() {
     on_every_backend(async |app: TestApp| {
         let w = world(&app).await;

@@ -85,6 +85,7 @@ struct ResponseRow {
     summary: String,
     stages: String,
     status: String,
+    shortlisted_at: Option<DateTime<Utc>>,
     revealed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
@@ -138,7 +139,7 @@ impl Store {
         .all(db)
         .await?;
         let responses = ResponseRow::find_by_statement(one(
-            "SELECT r.challenge_id, c.title AS challenge_title, r.summary, r.stages, r.status, \
+            "SELECT r.challenge_id, c.title AS challenge_title, r.summary, r.stages, r.status, r.shortlisted_at, \
                     r.responder_revealed_at AS revealed_at, r.created_at \
                FROM challenge_responses r JOIN challenges c ON c.id = r.challenge_id \
               WHERE r.responder_id = ? ORDER BY r.created_at, r.id",
@@ -147,9 +148,12 @@ impl Store {
         .await?
         .into_iter()
         .map(|row| {
+            // As its responder sees it everywhere: shortlisted once shortlisted (even if declined
+            // later), otherwise submitted; a decline never shows.
             let status = match ResponseStatus::parse(&row.status)? {
-                ResponseStatus::Declined => ResponseStatus::Submitted,
-                status => status,
+                ResponseStatus::Shortlisted => ResponseStatus::Shortlisted,
+                _ if row.shortlisted_at.is_some() => ResponseStatus::Shortlisted,
+                _ => ResponseStatus::Submitted,
             };
             Ok(OwnResponse {
                 challenge_id: row.challenge_id,
@@ -186,7 +190,7 @@ impl Store {
     /// Erases `org` in one transaction: its account and sessions, answers, profile, every match
     /// it is party to (which vanishes for the other side too), its challenges with their
     /// responses and forum, its responses and questions on others' challenges, its digests, and
-    /// every email to its address or that names its address. What is kept is only how many
+    /// every email to its address or about one of its matches or responses. What is kept is only how many
     /// matches, connections and outcomes went, added to anonymous totals.
     pub async fn erase_organisation(&self, org: OrgId) -> Result<Erased, StoreError> {
         let backend = self.backend();
@@ -221,9 +225,11 @@ impl Store {
         .one(&txn)
         .await?
         .unwrap_or(Totals { matches: 0, connections: 0, outcomes: 0 });
-        // Emails: those to the organisation's address; those to its counterparts that name
-        // it (connections, by match or response) or tell of a match that goes with it; and
-        // any other that carries its address.
+        // Emails: those to the organisation's address, and those to its counterparts that name it
+        // or tell of a match that goes with it (connections by match or response, asks), found
+        // by their idempotency keys. The keys are read now; the emails are deleted after the
+        // organisation's row, whose cascade waits for any reveal in flight, so that a connection
+        // committed meanwhile is deleted too.
         let emails: Vec<String> = AccountRecord::find_by_statement(one(
             "SELECT email, role, verified_at, created_at, digest_frequency FROM accounts WHERE organisation_id = ?",
         ))
@@ -255,29 +261,17 @@ impl Store {
             .into_iter()
             .map(|r| format!("challenge-connected-{}-", r.key)),
         );
+        // Everything else goes with the organisation's row (every reference cascades).
+        txn.execute_raw(one("DELETE FROM organisations WHERE id = ?")).await?;
         for chunk in prefixes.chunks(100) {
             let likes = vec!["idempotency_key LIKE ? ESCAPE '\\'"; chunk.len()].join(" OR ");
             let values = chunk.iter().map(|prefix| format!("{}%", like_escaped(prefix)).into());
             txn.execute_raw(statement(backend, &format!("DELETE FROM email_queue WHERE {likes}"), values)).await?;
         }
         for email in &emails {
-            let pattern = format!("%{}%", like_escaped(email));
-            txn.execute_raw(statement(
-                backend,
-                "DELETE FROM email_queue WHERE recipient = ? OR recipient LIKE ? ESCAPE '\\' \
-                   OR subject LIKE ? ESCAPE '\\' OR text_body LIKE ? ESCAPE '\\' OR html_body LIKE ? ESCAPE '\\'",
-                [
-                    email.as_str().into(),
-                    pattern.as_str().into(),
-                    pattern.as_str().into(),
-                    pattern.as_str().into(),
-                    pattern.as_str().into(),
-                ],
-            ))
-            .await?;
+            txn.execute_raw(statement(backend, "DELETE FROM email_queue WHERE recipient = ?", [email.as_str().into()]))
+                .await?;
         }
-        // Everything else goes with the organisation's row (every reference cascades).
-        txn.execute_raw(one("DELETE FROM organisations WHERE id = ?")).await?;
         bump_lists(&txn, &counterparts).await?;
         bump(&txn, POPULATION).await?;
         bump(&txn, ROSTER).await?;

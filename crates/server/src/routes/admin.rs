@@ -20,14 +20,16 @@ pub async fn funnel_of(state: &AppState, member: &Member) -> Result<(Funnel, Vec
     }
     let (orgs, matches) = state.store.funnel_facts(state.catalogue.questionnaire.question_count()).await?;
     let funnel = domain::funnel::funnel(&orgs, matches, SUPPRESS_UNDER);
-    let erased = state
-        .store
-        .erased_tallies()
-        .await?
+    // What the erased took with them describes them: nothing of it is shown until at least
+    // five organisations erased themselves.
+    let tallies = state.store.erased_tallies().await?;
+    let organisations = tallies.iter().find(|(name, _)| *name == "organisations").map_or(0, |(_, n)| *n);
+    let few = organisations > 0 && organisations < SUPPRESS_UNDER as i64;
+    let erased = tallies
         .into_iter()
         .map(|(name, n)| {
             let n = u64::try_from(n).unwrap_or(0);
-            (name, if n > 0 && n < SUPPRESS_UNDER { None } else { Some(n) })
+            (name, if few || (n > 0 && n < SUPPRESS_UNDER) { None } else { Some(n) })
         })
         .collect();
     Ok((funnel, erased))

@@ -661,14 +661,17 @@ pub async fn act_on(state: &AppState, member: &Member, id: &str, rid: &str, acti
     let (id, rid) = (&id, &rid);
     let now = state.clock.now();
     match action {
-        "shortlist" => state.store.judge_response(id, rid, member.org(), ResponseStatus::Shortlisted, now).await?,
-        "decline" => state.store.judge_response(id, rid, member.org(), ResponseStatus::Declined, now).await?,
+        "shortlist" | "decline" => {
+            let to = if action == "shortlist" { ResponseStatus::Shortlisted } else { ResponseStatus::Declined };
+            crate::retry::contended(|| state.store.judge_response(id, rid, member.org(), to, now)).await?
+        }
         "reveal" => {
             let public_url = state.settings.public_url.clone();
-            let revealed = state
-                .store
-                .reveal_in_response(id, rid, member.org(), now, |c| mail::compose::challenge_connected(c, &public_url))
-                .await?;
+            let announce =
+                |c: &store::challenges::ChallengeConnection| mail::compose::challenge_connected(c, &public_url);
+            let revealed =
+                crate::retry::contended(|| state.store.reveal_in_response(id, rid, member.org(), now, announce))
+                    .await?;
             if revealed.connected_now {
                 tracing::info!(response = %rid, "challenge response connected");
             }

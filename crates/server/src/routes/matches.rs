@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use domain::FieldErrors;
 use matching::anonymity::{AnonymousProfile, Snapshot};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::OrgId;
 use store::matches::{Outcome, PartyView};
@@ -17,19 +17,87 @@ use crate::cache::Cached;
 use crate::errors::ApiError;
 use crate::state::AppState;
 
-/// The JSON of an anonymous profile (match views, and later search cards and responses).
+/// An anonymous profile as every surface shows it: only what k-anonymity lets through (a
+/// withheld field is `null`, or fewer sectors).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AnonymousView<'a> {
+    /// `sme`, `health_org`, `academic` or `other`.
+    #[schema(value_type = Option<String>)]
+    kind: Option<&'static str>,
+    sectors: &'a [String],
+    /// A region, a nation, `uk` or `outside_uk`.
+    region: &'a Option<String>,
+    size_band: &'a Option<String>,
+    innovation_stage: &'a Option<String>,
+    capabilities_offered: &'a [String],
+    capabilities_sought: &'a [String],
+    anonymous_summary: &'a Option<String>,
+}
+
+impl<'a> From<&'a AnonymousProfile> for AnonymousView<'a> {
+    fn from(profile: &'a AnonymousProfile) -> AnonymousView<'a> {
+        let shown = &profile.shown;
+        AnonymousView {
+            kind: shown.kind.map(|k| k.as_str()),
+            sectors: &shown.sectors,
+            region: &shown.region,
+            size_band: &shown.size_band,
+            innovation_stage: &shown.innovation_stage,
+            capabilities_offered: &profile.capabilities_offered,
+            capabilities_sought: &profile.capabilities_sought,
+            anonymous_summary: &profile.anonymous_summary,
+        }
+    }
+}
+
+/// The JSON of an anonymous profile (match views, search cards and responses).
 pub fn anonymous_profile(profile: &AnonymousProfile) -> Value {
-    let shown = &profile.shown;
-    json!({
-        "kind": shown.kind.map(|k| k.as_str()),
-        "sectors": shown.sectors,
-        "region": shown.region,
-        "size_band": shown.size_band,
-        "innovation_stage": shown.innovation_stage,
-        "capabilities_offered": profile.capabilities_offered,
-        "capabilities_sought": profile.capabilities_sought,
-        "anonymous_summary": profile.anonymous_summary,
-    })
+    serde_json::to_value(AnonymousView::from(profile)).unwrap_or(Value::Null)
+}
+
+/// The other side's identity, once it revealed itself.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IdentityView<'a> {
+    organisation_name: &'a str,
+    website: &'a Option<String>,
+    contact_email: &'a str,
+    description: &'a Option<String>,
+}
+
+/// A match as one of its parties sees it (CONTRACT.md, `MatchView`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchView<'a> {
+    /// The match's id: random, the same for both parties.
+    id: &'a str,
+    /// The other side's alias in this match.
+    alias: &'a str,
+    score: f64,
+    confidence: f64,
+    /// Each dimension, 0 to 1.
+    compatibility: std::collections::BTreeMap<String, f64>,
+    explanation: Vec<String>,
+    counterpart: AnonymousView<'a>,
+    /// `suggested`, `revealed` or `declined`.
+    #[schema(value_type = String)]
+    my_status: &'static str,
+    /// `hidden` or `revealed`.
+    #[schema(value_type = String)]
+    their_status: &'static str,
+    connected: bool,
+    /// `met`, `collaborating` or `no_fit`, once reported.
+    #[schema(value_type = Option<String>)]
+    my_outcome: Option<&'static str>,
+    asked_by_them: bool,
+    asked_by_me: bool,
+    /// `null` until the other side revealed itself.
+    identity: Option<IdentityView<'a>>,
+}
+
+/// The caller's matches, best first.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MatchList<'a> {
+    matches: Vec<MatchView<'a>>,
 }
 
 /// A view as its party may see it: the counterpart's anonymous profile, and the vector, score
@@ -111,28 +179,28 @@ pub fn shown_match(state: &AppState, view: &PartyView, viewer: OrgId, anonymity:
 
 fn render(state: &AppState, view: &PartyView, viewer: OrgId, anonymity: &Snapshot) -> Rendered {
     let ShownMatch { profile, score, compatibility, explanation } = shown_match(state, view, viewer, anonymity);
-    let body = json!({
-        "id": view.id,
-        "alias": view.alias,
-        "score": score,
-        "confidence": view.confidence,
-        "compatibility": compatibility,
-        "explanation": explanation,
-        "counterpart": anonymous_profile(&profile),
-        "my_status": view.my_status.as_str(),
-        "their_status": if view.their_revealed { "revealed" } else { "hidden" },
-        "connected": view.connected,
-        "my_outcome": view.my_outcome.map(Outcome::as_str),
-        "asked_by_them": view.asked_by_them,
-        "asked_by_me": view.asked_by_me,
-        "identity": view.identity.as_ref().map(|i| json!({
-            "organisation_name": i.organisation_name,
-            "website": i.website,
-            "contact_email": i.contact_email,
-            "description": i.description,
-        })),
-    });
-    Rendered { score, body }
+    let body = MatchView {
+        id: &view.id,
+        alias: &view.alias,
+        score,
+        confidence: view.confidence,
+        compatibility,
+        explanation,
+        counterpart: AnonymousView::from(&profile),
+        my_status: view.my_status.as_str(),
+        their_status: if view.their_revealed { "revealed" } else { "hidden" },
+        connected: view.connected,
+        my_outcome: view.my_outcome.map(Outcome::as_str),
+        asked_by_them: view.asked_by_them,
+        asked_by_me: view.asked_by_me,
+        identity: view.identity.as_ref().map(|i| IdentityView {
+            organisation_name: &i.organisation_name,
+            website: &i.website,
+            contact_email: &i.contact_email,
+            description: &i.description,
+        }),
+    };
+    Rendered { score, body: serde_json::to_value(body).unwrap_or(Value::Null) }
 }
 
 /// Match ids are UUIDs; anything else cannot be one.
@@ -143,7 +211,7 @@ pub fn match_id(raw: &str) -> Result<String, ApiError> {
 #[utoipa::path(
     tag = "matches",
     responses(
-        (status = 200, description = "The caller's matches, best first", body = serde_json::Value),
+        (status = 200, description = "The caller's matches, best first", body = MatchList),
         (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
     ),
     security(("bearer" = []))
@@ -196,7 +264,7 @@ async fn view_of(state: &AppState, org: OrgId, id: &str) -> Result<HttpResponse,
 #[utoipa::path(
     tag = "matches",
     responses(
-        (status = 200, description = "One match as the caller sees it", body = serde_json::Value),
+        (status = 200, description = "One match as the caller sees it", body = MatchView),
         (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
     ),
     security(("bearer" = []))
@@ -209,7 +277,7 @@ pub async fn get(member: Member, state: web::Data<AppState>, id: web::Path<Strin
 #[utoipa::path(
     tag = "matches",
     responses(
-        (status = 200, description = "The match after the reveal", body = serde_json::Value),
+        (status = 200, description = "The match after the reveal", body = MatchView),
         (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
     ),
     security(("bearer" = []))
@@ -229,7 +297,8 @@ pub async fn reveal(
 /// when the other side revealed itself too, and emails both once.
 pub async fn reveal_to(state: &AppState, org: OrgId, id: &str) -> Result<(), ApiError> {
     let public_url = state.settings.public_url.clone();
-    let revealed = state.store.reveal(org, id, Utc::now(), |c| mail::compose::connected(c, &public_url)).await?;
+    let announce = |c: &store::matches::Connection| mail::compose::connected(c, &public_url);
+    let revealed = crate::retry::contended(|| state.store.reveal(org, id, Utc::now(), announce)).await?;
     state.match_lists.forget(&[org, revealed.other]);
     if revealed.connected_now {
         tracing::info!(match_id = %id, "match connected");
@@ -239,7 +308,7 @@ pub async fn reveal_to(state: &AppState, org: OrgId, id: &str) -> Result<(), Api
 
 /// Declines match `id` for `org` (never shown to the other side).
 pub async fn decline_for(state: &AppState, org: OrgId, id: &str) -> Result<(), ApiError> {
-    state.store.decline(org, id, Utc::now()).await?;
+    crate::retry::contended(|| state.store.decline(org, id, Utc::now())).await?;
     state.match_lists.forget(&[org]);
     Ok(())
 }
@@ -248,7 +317,7 @@ pub async fn decline_for(state: &AppState, org: OrgId, id: &str) -> Result<(), A
 pub async fn record_outcome(state: &AppState, org: OrgId, id: &str, raw: &str) -> Result<(), ApiError> {
     let parsed =
         Outcome::parse(raw).ok_or_else(|| FieldErrors::one("outcome", "must be one of met, collaborating, no_fit"))?;
-    state.store.record_outcome(org, id, parsed, Utc::now()).await?;
+    crate::retry::contended(|| state.store.record_outcome(org, id, parsed, Utc::now())).await?;
     state.match_lists.forget(&[org]);
     Ok(())
 }
@@ -280,7 +349,7 @@ pub struct OutcomeBody {
 #[utoipa::path(
     tag = "matches",
     responses(
-        (status = 200, description = "The match with its outcome", body = serde_json::Value),
+        (status = 200, description = "The match with its outcome", body = MatchView),
         (status = "default", description = "An error: `{\"error\": {\"code\", \"message\", \"fields\"}}`", body = crate::routes::openapi::ErrorBody)
     ),
     security(("bearer" = []))

@@ -104,7 +104,7 @@ impl Modify for Bearer {
     ),
     paths(health::healthz, crate::metrics::prometheus),
     nest((path = "/api/v1", api = V1)),
-    components(schemas(ErrorBody, ErrorDetail, Token)),
+    components(schemas(ErrorBody, ErrorDetail, Token, matches::MatchView, matches::MatchList, matches::AnonymousView, matches::IdentityView)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;
