@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-${CARGO_TARGET_DIR:-target}/debug/matchwell-under-test}
 examples=${2:-10}
 port=${SCHEMATHESIS_PORT:-18401}
-command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q schemathesis
 work=$(mktemp -d)
 export MATCHWELL_DATA_DIR="$work/data" MATCHWELL_BIND="127.0.0.1:$port" RUST_LOG=warn
 unset MATCHWELL_DATABASE_URL MATCHWELL_SMTP_URL
@@ -22,7 +22,7 @@ token=$(curl -sf -X POST "http://$MATCHWELL_BIND/api/v1/auth/login" -H 'content-
   -d '{"email":"demo-5-0@matchwell-demo.example","password":"matchwell-demo"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 [ -n "$token" ] || { echo "could not log in as a demo organisation" >&2; exit 1; }
 status=0
-timeout 900 schemathesis run "http://$MATCHWELL_BIND/api/openapi.json" \
+timeout 900 python3 -m schemathesis.cli run "http://$MATCHWELL_BIND/api/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --max-examples "$examples" --seed 11 --request-timeout 30 \
   --header "Authorization: Bearer $token" || status=$?
