@@ -261,3 +261,61 @@ async fn match_count(app: &TestApp, member: &Member) -> usize {
     let body: Value = app.get("/api/v1/matches", Some(&member.token)).await.json().await.expect("json");
     body["matches"].as_array().expect("matches").len()
 }
+
+#[tokio::test]
+async fn a_digest_run_skips_an_account_erased_after_it_read_the_recipients() {
+    on_every_backend(async |app: TestApp| {
+        let w = world(&app).await;
+        let frequency = domain::digest::Frequency::Weekly;
+        let start = chrono::Utc::now() - chrono::Duration::days(7);
+        let recipients = app.store.digest_recipients(frequency, start).await.expect("store");
+        assert_eq!(recipients.len(), 3);
+        let acme = app.org_of(&w.acme.email).await;
+        app.store.erase_organisation(acme).await.expect("erased");
+        let batch: Vec<(i64, Option<store::mail::NewEmail>)> =
+            recipients.iter().map(|r| (r.account_id, None)).collect();
+        let claimed = app
+            .store
+            .record_digests(frequency, (start, chrono::Utc::now()), &batch, chrono::Utc::now())
+            .await
+            .expect("the batch is recorded without the erased account");
+        let erased_at = recipients.iter().position(|r| r.organisation() == acme).expect("Acme was a recipient");
+        for (i, claimed) in claimed.iter().enumerate() {
+            assert_eq!(*claimed, i != erased_at, "recipient {i}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_scoring_pass_that_read_an_erased_organisation_saves_the_rest() {
+    on_every_backend(async |app: TestApp| {
+        let w = world(&app).await;
+        let (acme, trust, uni) =
+            (app.org_of(&w.acme.email).await, app.org_of(&w.trust.email).await, app.org_of(&w.uni.email).await);
+        // A pass read everyone, then Acme erased itself before the pass saved its suggestions.
+        let candidate = |a: store::OrgId, b: store::OrgId| store::matches::Candidate {
+            low: a.min(b),
+            high: a.max(b),
+            score: 0.9,
+            confidence: 0.9,
+            compatibility: [("values".to_owned(), 0.9)].into(),
+            explanation_low: vec![],
+            explanation_high: vec![],
+            alias_low: "Amber Heron 1".to_owned(),
+            alias_high: "Birch Wren 2".to_owned(),
+        };
+        app.store.erase_organisation(acme).await.expect("erased");
+        let stranger = app.member("di@fourth.example", "Fourth Ltd", "sme").await;
+        let fourth = app.org_of(&stranger.email).await;
+        let saved = app
+            .store
+            .save_candidates(vec![candidate(acme, trust), candidate(fourth, uni)], 25, chrono::Utc::now())
+            .await
+            .expect("the pass saves what it can");
+        assert_eq!(saved.created, 1, "the pair with the erased organisation is left out");
+        assert_eq!(app.store.references_to_organisation_for_tests(acme.0).await.expect("store"), vec![]);
+        assert_eq!(app.store.matches_for(fourth).await.expect("store").len(), 1);
+    })
+    .await;
+}

@@ -248,8 +248,11 @@ impl Store {
             let inserted = txn
                 .execute_raw(statement(
                     self.backend(),
+                    // An account erased since the run read it is skipped, not an error that
+                    // would hold up the whole batch.
                     "INSERT INTO digests (account_id, frequency, period_start, period_end, outcome, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?) \
+                     ON CONFLICT DO NOTHING",
                     [
                         (*account_id).into(),
                         frequency.as_str().into(),
@@ -257,6 +260,7 @@ impl Store {
                         end.into(),
                         outcome.into(),
                         now.into(),
+                        (*account_id).into(),
                     ],
                 ))
                 .await?

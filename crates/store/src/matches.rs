@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, Set, Statement, TransactionTrait,
+    QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
 };
 
 use crate::entities::{account, match_party, matches, organisation};
@@ -320,7 +320,7 @@ impl Store {
             saved.created += 1;
             changed_lists.extend([low, high]);
         }
-        insert_new_matches(&txn, new_matches, new_parties).await?;
+        saved.created = insert_new_matches(&txn, new_matches, new_parties).await?;
         let changed_lists: Vec<i64> = changed_lists.into_iter().collect();
         for chunk in changed_lists.chunks(500) {
             bump_lists(&txn, chunk).await?;
@@ -776,12 +776,30 @@ async fn update_pair(
 }
 
 /// Inserts new matches and their parties. A pair may have become a match meanwhile (an
-/// introduction asked from search): it keeps that match, and the new one is not saved.
+/// introduction asked from search): it keeps that match, and the new one is not saved. An
+/// organisation may have erased itself since the pass read it: its pairs are left out, rather
+/// than failing the whole pass.
 async fn insert_new_matches(
     txn: &DatabaseTransaction,
-    new_matches: Vec<matches::ActiveModel>,
+    mut new_matches: Vec<matches::ActiveModel>,
     mut new_parties: Vec<match_party::ActiveModel>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
+    let involved: HashSet<i64> = new_parties.iter().filter_map(|p| p.organisation_id.try_as_ref().copied()).collect();
+    let mut present: HashSet<i64> = HashSet::new();
+    let involved: Vec<i64> = involved.into_iter().collect();
+    for chunk in involved.chunks(500) {
+        let found: Vec<i64> = organisation::Entity::find()
+            .select_only()
+            .column(organisation::Column::Id)
+            .filter(organisation::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        present.extend(found);
+    }
+    new_matches.retain(|m| {
+        [m.org_low.try_as_ref(), m.org_high.try_as_ref()].iter().all(|id| id.is_some_and(|id| present.contains(id)))
+    });
     let mut saved_ids: HashSet<String> = HashSet::new();
     for chunk in new_matches.chunks(100) {
         let ids: Vec<String> = chunk.iter().filter_map(|m| m.id.try_as_ref().cloned()).collect();
@@ -799,7 +817,7 @@ async fn insert_new_matches(
     for chunk in new_parties.chunks(100) {
         match_party::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
-    Ok(())
+    Ok(saved_ids.len())
 }
 
 /// Moves the match lists of these organisations to a new version, in the caller's
