@@ -12,6 +12,7 @@ mod m20261202_000005_web_sessions;
 mod m20261202_000006_digests;
 mod m20261202_000007_digest_indexes;
 mod m20261202_000008_erasures;
+mod m20261202_000009_learning;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_digests::Migration),
             Box::new(m20261202_000007_digest_indexes::Migration),
             Box::new(m20261202_000008_erasures::Migration),
+            Box::new(m20261202_000009_learning::Migration),
         ]
     }
 }

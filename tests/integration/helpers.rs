@@ -115,6 +115,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         // Most tests match three or four organisations, which no combination of profile
         // fields could hide among five; the k-anonymity tests set their own k.
         k_anonymity: 1,
+        learn_min_outcomes: 50,
         trusted_proxies: vec![],
         background_workers: false,
         token_ttl: chrono::Duration::hours(1),

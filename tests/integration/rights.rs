@@ -304,6 +304,7 @@ async fn a_scoring_pass_that_read_an_erased_organisation_saves_the_rest() {
             explanation_high: vec![],
             alias_low: "Amber Heron 1".to_owned(),
             alias_high: "Birch Wren 2".to_owned(),
+            model_version: 1,
         };
         app.store.erase_organisation(acme).await.expect("erased");
         let stranger = app.member("di@fourth.example", "Fourth Ltd", "sme").await;

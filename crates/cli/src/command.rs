@@ -46,6 +46,17 @@ enum Command {
         /// Delete every demo organisation (and their accounts, answers and matches).
         #[arg(long)]
         remove: bool,
+        /// Then score, and simulate the outcomes of this many demo matches from the hidden
+        /// rule documented in the README (for trying `matchwell learn`).
+        #[arg(long, conflicts_with = "remove")]
+        outcomes: Option<usize>,
+    },
+    /// Fit the scoring model to the recorded outcomes, print its evaluation against the model
+    /// in use, and adopt it when it is better.
+    Learn {
+        /// Evaluate only; adopt nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show what share of anonymous match cards lose each field to k-anonymity.
     AnonymityReport,
@@ -129,7 +140,12 @@ fn service(command: Command) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            Command::DemoData { orgs, seed, remove } => {
+            Command::Learn { dry_run } => {
+                let report = crate::ops::learn(&settings, dry_run).await?;
+                print!("{}", crate::ops::describe_learning(&report, dry_run));
+                Ok(())
+            }
+            Command::DemoData { orgs, seed, remove, outcomes } => {
                 let store = store::Store::open(&settings.database_url).await?;
                 if remove {
                     let removed = crate::demo::remove(&store).await?;
@@ -138,8 +154,18 @@ fn service(command: Command) -> anyhow::Result<()> {
                 }
                 let catalogue = domain::Catalogue::builtin()?;
                 let orgs = orgs.unwrap_or_default();
-                let created = crate::demo::seed(&store, &catalogue, orgs, seed.unwrap_or(42)).await?;
+                let seed = seed.unwrap_or(42);
+                let created = crate::demo::seed(&store, &catalogue, orgs, seed).await?;
                 println!("{created} demo organisations created; their password is in the README");
+                if let Some(outcomes) = outcomes.filter(|n| *n > 0) {
+                    crate::ops::score(&settings, false, progress_bar()).await?;
+                    let (simulated, successes) = crate::demo::simulate_outcomes(&store, outcomes, seed).await?;
+                    println!(
+                        "{simulated} demo matches connected with simulated outcomes ({successes} successes), by the \
+                         hidden rule that favours {}",
+                        crate::demo::HIDDEN_RULE_DIMENSION
+                    );
+                }
                 Ok(())
             }
             Command::AnonymityReport => {

@@ -1,15 +1,19 @@
 //! Synthetic organisations for demonstrations and load tests: plausible names, profiles drawn
 //! from the taxonomy, and answers clustered around a few organisational "cultures", so that
-//! some pairs fit well and others do not, as in life.
+//! some pairs fit well and others do not, as in life; and, for learning, outcomes simulated
+//! from a hidden rule that this module documents ([`hidden_rule`]).
+
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::Utc;
 use domain::{AnswerSet, Catalogue, EmailAddress, OrgKind, OrganisationName, Password, Profile, RawAnswer};
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use store::Store;
 use store::accounts::SeededOrganisation;
+use store::matches::Outcome;
 
 /// Organisations `serve --demo` creates.
 pub const DEMO_ORGS: usize = 300;
@@ -336,4 +340,47 @@ pub async fn seed_once(store: &Store, catalogue: &Catalogue, count: usize, seed_
 /// Deletes every demo organisation and all that is theirs; how many there were.
 pub async fn remove(store: &Store) -> anyhow::Result<u64> {
     store.remove_demo_organisations().await.context("failed to remove the demo organisations")
+}
+
+/// The dimension that the hidden rule of simulated outcomes favours.
+pub const HIDDEN_RULE_DIMENSION: &str = "working_style";
+
+/// The hidden rule of simulated outcomes: a pair succeeds with probability `σ(3·z)`, where `z`
+/// is the standard score of its `working_style` compatibility among the pairs simulated (so
+/// that about half succeed, whatever the spread of the data); the other dimensions play no
+/// part. A success is `collaborating` or `met` with even odds; a failure is `no_fit`.
+pub fn hidden_rule(pairs: &[BTreeMap<String, f64>], rng: &mut StdRng) -> Vec<Outcome> {
+    let values: Vec<f64> = pairs.iter().map(|p| p.get(HIDDEN_RULE_DIMENSION).copied().unwrap_or(0.0)).collect();
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-9);
+    values
+        .iter()
+        .map(|v| {
+            let p = 1.0 / (1.0 + (-3.0 * (v - mean) / sd).exp());
+            match (rng.random_bool(p), rng.random_bool(0.5)) {
+                (true, true) => Outcome::Collaborating,
+                (true, false) => Outcome::Met,
+                (false, _) => Outcome::NoFit,
+            }
+        })
+        .collect()
+}
+
+/// Simulates the outcomes of `count` demonstration matches that nobody acted on yet, drawn
+/// with `seed`, by [`hidden_rule`]: both parties reveal, connect and report the outcome (no
+/// email is sent). Returns how many were simulated, and how many of them succeeded.
+pub async fn simulate_outcomes(store: &Store, count: usize, seed: u64) -> anyhow::Result<(usize, usize)> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_5eed);
+    let mut pairs = store.untouched_demo_pairs().await.context("failed to read the demo matches")?;
+    pairs.shuffle(&mut rng);
+    pairs.truncate(count);
+    let vectors: Vec<BTreeMap<String, f64>> = pairs.iter().map(|p| p.compatibility.clone()).collect();
+    let outcomes = hidden_rule(&vectors, &mut rng);
+    let now = Utc::now();
+    for (pair, outcome) in pairs.iter().zip(&outcomes) {
+        store.simulate_outcome(&pair.id, *outcome, now).await.context("failed to record a simulated outcome")?;
+    }
+    let successes = outcomes.iter().filter(|o| **o != Outcome::NoFit).count();
+    Ok((pairs.len(), successes))
 }

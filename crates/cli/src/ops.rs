@@ -100,3 +100,39 @@ pub async fn digest(settings: &Settings, dry_run: bool) -> anyhow::Result<server
     sent?;
     report
 }
+
+/// Learns from the recorded outcomes (`matchwell learn`): see `matching::models::learn`. A
+/// `serve` process notices an adopted model within seconds and rescores everyone.
+pub async fn learn(settings: &Settings, dry_run: bool) -> anyhow::Result<matching::models::LearnReport> {
+    let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
+    let catalogue = Catalogue::builtin()?;
+    matching::models::learn(&store, &catalogue, settings.learn_min_outcomes, dry_run, chrono::Utc::now()).await
+}
+
+/// What a learning run found, for the terminal.
+pub fn describe_learning(report: &matching::models::LearnReport, dry_run: bool) -> String {
+    let learned = &report.learned;
+    let mut out = format!(
+        "{} outcomes ({} successes); model in use: version {}\n",
+        learned.examples, learned.successes, report.before
+    );
+    out.push_str(&format!("{:<16} {:>8} {:>9}\n", "dimension", "in use", "learned"));
+    for (id, weight) in &report.candidate_weights {
+        let current = report.current_weights.get(id).copied().unwrap_or_default();
+        out.push_str(&format!("{id:<16} {current:>8.3} {weight:>9.3}\n"));
+    }
+    if let (Some(candidate), Some(current)) = (learned.candidate, learned.current) {
+        out.push_str(&format!(
+            "held-out AUC {:.3} (in use {:.3}), log-loss {:.3} (in use {:.3})\n",
+            candidate.auc, current.auc, candidate.log_loss, current.log_loss
+        ));
+    }
+    let verdict = match (report.adopted, dry_run) {
+        (Some(version), _) => format!("adopted as version {version}: {}", learned.reason),
+        (None, true) if learned.adopt => format!("would adopt (dry run): {}", learned.reason),
+        (None, _) => format!("kept version {}: {}", report.before, learned.reason),
+    };
+    out.push_str(&verdict);
+    out.push('\n');
+    out
+}

@@ -16,6 +16,7 @@ pub mod funnel;
 mod identity;
 mod kind;
 mod profile;
+pub mod story;
 pub mod text;
 
 pub use answers::{Answer, AnswerSet, RawAnswer, parse_importance};

@@ -10,6 +10,7 @@
 
 mod aliases;
 pub mod anonymity;
+pub mod models;
 pub mod search;
 mod text;
 
@@ -26,14 +27,6 @@ use store::organisations::ScoringRow;
 use store::{OrgId, Store};
 
 pub use aliases::{alias_from, random_alias};
-
-/// The share of the overall score that the `sectors` dimension carries in the model in use:
-/// a view that shows a coarser sector overlap than the pair's adjusts the score by it.
-pub fn sector_weight_share(catalogue: &Catalogue) -> f64 {
-    let model = Model::standard(catalogue.questionnaire.layout());
-    let total: f32 = model.dimension_weights.iter().sum::<f32>() + model.complementarity_weight + model.sector_weight;
-    if total > 0.0 { f64::from(model.sector_weight / total) } else { 0.0 }
-}
 
 /// The store lease that keeps scoring to one process at a time.
 pub const SCORING_LEASE: &str = "scoring";
@@ -103,7 +96,9 @@ struct State {
 /// Keeps matches in step with organisations' answers and profiles.
 pub struct Matchmaker {
     catalogue: Arc<Catalogue>,
-    model: Model,
+    /// The model of the last pass (version 0 before the first: every pass starts by reading
+    /// the version in use, and a new one means a full rescore).
+    model: models::InUse,
     settings: Settings,
     state: Option<State>,
 }
@@ -128,7 +123,7 @@ fn options(settings: &Settings) -> Options {
 
 impl Matchmaker {
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings) -> Matchmaker {
-        let model = Model::standard(catalogue.questionnaire.layout());
+        let model = models::InUse { version: 0, ..models::InUse::standard(&catalogue) };
         Matchmaker { catalogue, model, settings, state: None }
     }
 
@@ -141,6 +136,14 @@ impl Matchmaker {
         full: bool,
         progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
     ) -> anyhow::Result<Report> {
+        let version = store.model_version().await.context("failed to read the model version")?;
+        let full = if version == self.model.version {
+            full
+        } else {
+            self.model = models::in_use(store, &self.catalogue).await?;
+            tracing::info!(version = self.model.version, "scoring with a new version of the model");
+            true
+        };
         // Read the counters before the rows: a change committed meanwhile moves them on again.
         let roster = store.generation(ROSTER).await.context("failed to read the roster generation")?;
         let changes = store.generation(CHANGES).await.context("failed to read the changes generation")?;
@@ -167,7 +170,7 @@ impl Matchmaker {
         let ids: Vec<OrgId> = rows.iter().map(|r| r.id).collect();
         let inputs: Vec<OrgInput> = rows.iter().map(|r| self.input(r)).collect();
         let (layout, model, settings) =
-            (self.catalogue.questionnaire.layout().clone(), self.model.clone(), self.settings.clone());
+            (self.catalogue.questionnaire.layout().clone(), self.model.model.clone(), self.settings.clone());
         let engine_inputs = inputs.clone();
         let (population, top) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Population, TopK)> {
             let population = Population::new(layout, &engine_inputs)?;
@@ -176,10 +179,24 @@ impl Matchmaker {
         })
         .await
         .context("the scoring thread failed")??;
-        let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let index: HashMap<OrgId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        // Matches that an earlier version of the model scored get this one's figures, whether
+        // or not they are still among the best (after a new model, every match is rescored).
+        let earlier = store
+            .pairs_scored_by_other_versions(self.model.version)
+            .await
+            .context("failed to read the matches of earlier models")?;
+        let refresh: HashSet<(usize, usize)> = earlier
+            .into_iter()
+            .filter_map(|(low, high)| {
+                let (a, b) = (*index.get(&low)?, *index.get(&high)?);
+                Some((a.min(b), a.max(b)))
+            })
+            .collect();
         let state = State { population, top, ids, index, inputs, roster, changes };
-        let pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
-        let saved = self.save(store, &state, pairs).await?;
+        let mut pairs: HashSet<(usize, usize)> = (0..state.ids.len()).flat_map(|i| self.pairs_of(&state, i)).collect();
+        pairs.extend(&refresh);
+        let saved = self.save_refreshing(store, &state, pairs, &refresh).await?;
         let report = Report { organisations: state.ids.len(), rescored: state.ids.len(), saved };
         self.state = Some(state);
         Ok(report)
@@ -219,7 +236,7 @@ impl Matchmaker {
             self.state = Some(state);
             return Ok(report);
         }
-        let (model, settings) = (self.model.clone(), self.settings.clone());
+        let (model, settings) = (self.model.model.clone(), self.settings.clone());
         let to_rescore = changed.clone();
         let state = tokio::task::spawn_blocking(move || -> anyhow::Result<State> {
             let mut state = state;
@@ -265,7 +282,18 @@ impl Matchmaker {
     }
 
     async fn save(&self, store: &Store, state: &State, pairs: HashSet<(usize, usize)>) -> anyhow::Result<Saved> {
-        let candidates = self.candidates(state, pairs)?;
+        self.save_refreshing(store, state, pairs, &HashSet::new()).await
+    }
+
+    /// Saves `pairs`; those in `refresh` are existing matches, saved whatever their score.
+    async fn save_refreshing(
+        &self,
+        store: &Store,
+        state: &State,
+        pairs: HashSet<(usize, usize)>,
+        refresh: &HashSet<(usize, usize)>,
+    ) -> anyhow::Result<Saved> {
+        let candidates = self.candidates(state, pairs, refresh)?;
         let saved = store
             .save_candidates(candidates, self.settings.max_open, Utc::now())
             .await
@@ -274,12 +302,17 @@ impl Matchmaker {
     }
 
     /// Everything the parties of each pair will be shown.
-    fn candidates(&self, state: &State, pairs: HashSet<(usize, usize)>) -> anyhow::Result<Vec<Candidate>> {
+    fn candidates(
+        &self,
+        state: &State,
+        pairs: HashSet<(usize, usize)>,
+        refresh: &HashSet<(usize, usize)>,
+    ) -> anyhow::Result<Vec<Candidate>> {
         let mut candidates = Vec::with_capacity(pairs.len());
         for (a, b) in pairs {
             let pair = [(state.ids[a], &state.inputs[a]), (state.ids[b], &state.inputs[b])];
             if let Some(candidate) = candidate(&self.catalogue, &self.model, pair)?
-                && candidate.score >= f64::from(self.settings.floor)
+                && (candidate.score >= f64::from(self.settings.floor) || refresh.contains(&(a, b)))
             {
                 candidates.push(candidate);
             }
@@ -339,9 +372,10 @@ pub fn describe(
 /// when the model excludes the pair.
 pub fn candidate(
     catalogue: &Catalogue,
-    model: &Model,
+    in_use: &models::InUse,
     pair: [(OrgId, &OrgInput); 2],
 ) -> anyhow::Result<Option<Candidate>> {
+    let model = &in_use.model;
     // Matches are keyed by the organisations' ids, lower first.
     let [(low, low_input), (high, high_input)] = if pair[0].0 < pair[1].0 { pair } else { [pair[1], pair[0]] };
     let from_low = describe(catalogue, model, low_input, high_input)?;
@@ -360,5 +394,6 @@ pub fn candidate(
         explanation_high: from_high.explanation,
         alias_low: random_alias(&mut rng),
         alias_high: random_alias(&mut rng),
+        model_version: in_use.version,
     }))
 }

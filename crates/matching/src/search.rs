@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use domain::{Catalogue, OrgKind, scoring_input};
-use scoring::{Model, OrgInput, Population};
+use scoring::{OrgInput, Population};
 use store::generations::{CHANGES, ROSTER};
 use store::matches::CounterpartProfile;
 use store::organisations::ScoringRow;
@@ -113,9 +113,10 @@ type Kept<T> = (i64, u64, usize, Arc<Vec<T>>);
 /// The search's population, shared by every request of a process.
 pub struct Search {
     catalogue: Arc<Catalogue>,
-    model: Model,
-    /// The share of the score that the `sectors` dimension carries.
-    sector_weight: f64,
+    /// The model in use (refreshed by the process's scoring worker).
+    models: Arc<crate::models::Models>,
+    /// The model version that the kept rows of scores were computed with.
+    rows_version: std::sync::atomic::AtomicI64,
     state: Arc<RwLock<Option<State>>>,
     refreshing: tokio::sync::Mutex<()>,
     /// Each organisation's group in the anonymity index: (its generation, the population's
@@ -163,12 +164,11 @@ fn entry(row: &ScoringRow) -> Entry {
 }
 
 impl Search {
-    pub fn new(catalogue: Arc<Catalogue>) -> Search {
-        let model = Model::standard(catalogue.questionnaire.layout());
+    pub fn new(catalogue: Arc<Catalogue>, models: Arc<crate::models::Models>) -> Search {
         Search {
-            sector_weight: crate::sector_weight_share(&catalogue),
             catalogue,
-            model,
+            models,
+            rows_version: std::sync::atomic::AtomicI64::new(0),
             state: Arc::new(RwLock::new(None)),
             refreshing: tokio::sync::Mutex::new(()),
             groups: std::sync::Mutex::new(None),
@@ -320,7 +320,16 @@ impl Search {
     }
 
     /// The searcher's scores against everyone, from the engine, or as kept since nothing changed.
-    fn row(&self, state: &State, searcher: OrgId, me: usize) -> anyhow::Result<Arc<Vec<f32>>> {
+    fn row(
+        &self,
+        state: &State,
+        in_use: &crate::models::InUse,
+        searcher: OrgId,
+        me: usize,
+    ) -> anyhow::Result<Arc<Vec<f32>>> {
+        if self.rows_version.swap(in_use.version, std::sync::atomic::Ordering::Relaxed) != in_use.version {
+            self.rows.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
         let key = (state.changes, state.build, state.entries.len());
         if let Some((changes, build, length, row)) = self.rows.lock().unwrap_or_else(|p| p.into_inner()).get(&searcher)
             && (*changes, *build, *length) == key
@@ -328,7 +337,7 @@ impl Search {
             return Ok(row.clone());
         }
         let options = scoring::Options { threads: 1, ..scoring::Options::default() };
-        let row = Arc::new(scoring::score_row(&state.population, &self.model, me, &options)?);
+        let row = Arc::new(scoring::score_row(&state.population, &in_use.model, me, &options)?);
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         if rows.len() >= ROWS_KEPT {
             rows.retain(|_, (changes, build, length, _)| (*changes, *build, *length) == key);
@@ -351,7 +360,8 @@ impl Search {
         let Some(state) = guard.as_ref() else { return Ok(Results { hits: vec![], next_page: None }) };
         let Some(&me) = state.positions.get(&searcher) else { return Ok(Results { hits: vec![], next_page: None }) };
         let started = Instant::now();
-        let row = self.row(state, searcher, me)?;
+        let in_use = self.models.current();
+        let row = self.row(state, &in_use, searcher, me)?;
         let scored = started.elapsed();
         let text = query.text.as_deref().filter(|t| state.text.has_terms(t)).map(|t| state.text.search(t, row.len()));
         let groups = self.groups(state, anonymity);
@@ -397,7 +407,7 @@ impl Search {
             }
             let Some(shown_share) = group_view(j) else { continue };
             let exact = f64::from(scoring::sector_overlap(my_sectors, state.inputs[j].profile.sectors));
-            let compatibility = f64::from(score) + self.sector_weight * (shown_share - exact);
+            let compatibility = f64::from(score) + in_use.sector_share * (shown_share - exact);
             found.push((compatibility, relevance, j));
         }
         // With free text, relevance counts relative to the best among these results.
@@ -435,7 +445,7 @@ impl Search {
         for &(rank, compatibility, _, j) in ranked.iter().skip(skip).take(PAGE_SIZE) {
             let entry = &state.entries[j];
             let profile = anonymity.search_profile(searcher, entry.id, &entry.written);
-            let described = describe(&self.catalogue, &self.model, &state.inputs[me], &state.inputs[j])?;
+            let described = describe(&self.catalogue, &in_use.model, &state.inputs[me], &state.inputs[j])?;
             hits.push(Hit {
                 organisation: entry.id,
                 public_id: entry.public_id.clone(),

@@ -12,8 +12,9 @@
 //!
 //! Invariants: pure (no IO, no randomness: the folds are a fixed shuffle); a candidate is
 //! adopted only from `min_examples` outcomes on, with both successes and failures, and only
-//! when its held-out AUC beats the model in use by `margin` and its held-out log-loss is no
-//! worse, so learning never adopts a model that predicts held-out outcomes worse.
+//! when its held-out AUC beats the model in use by `margin`, its held-out log-loss is no
+//! worse, and its AUC is more than two standard errors above one half (not luck), so learning
+//! never adopts a model that predicts held-out outcomes worse, nor one fitted to noise.
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
@@ -105,11 +106,19 @@ pub fn learn(current: &[f64], examples: &[Example], options: &LearnOptions) -> L
         };
     }
     let (candidate, current_eval) = cross_validate(current, &examples, options.shrinkage, folds);
-    let adopt = candidate.auc >= current_eval.auc + options.margin && candidate.log_loss <= current_eval.log_loss;
+    let chance = auc_error(successes, failures);
+    let adopt = candidate.auc >= current_eval.auc + options.margin
+        && candidate.log_loss <= current_eval.log_loss
+        && candidate.auc - 0.5 > 2.0 * chance;
     let reason = if adopt {
         format!(
             "held-out AUC {:.3} against {:.3} (margin {}), log-loss {:.3} against {:.3}",
             candidate.auc, current_eval.auc, options.margin, candidate.log_loss, current_eval.log_loss
+        )
+    } else if candidate.auc - 0.5 <= 2.0 * chance {
+        format!(
+            "no better than chance: held-out AUC {:.3} is within two standard errors ({:.3}) of 0.5",
+            candidate.auc, chance
         )
     } else {
         format!(
@@ -118,6 +127,17 @@ pub fn learn(current: &[f64], examples: &[Example], options: &LearnOptions) -> L
         )
     };
     Learned { candidate: Some(candidate), current: Some(current_eval), adopt, reason, ..base }
+}
+
+/// The standard error of an AUC of one half (a model that ranks at random) from `positives`
+/// and `negatives` (Hanley and McNeil, 1982): an AUC within two of these of one half could be
+/// luck.
+fn auc_error(positives: usize, negatives: usize) -> f64 {
+    let (p, n) = (positives.max(1) as f64, negatives.max(1) as f64);
+    let a = 0.5;
+    let q1 = a / (2.0 - a);
+    let q2 = 2.0 * a * a / (1.0 + a);
+    ((a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (n - 1.0) * (q2 - a * a)) / (p * n)).sqrt()
 }
 
 /// A fitted logistic model `σ(bias + θ·x)`.
@@ -150,30 +170,45 @@ fn design(examples: &[&Example]) -> (Array2<f64>, Array1<f64>, Array1<f64>) {
 }
 
 /// Weighted logistic regression by projected gradient descent: `θ ≥ 0`, pulled toward `prior`
-/// by `shrinkage` (no pull with `None`).
+/// by `shrinkage` (no pull with `None`). It runs on standardised columns (zero mean, unit
+/// variance), which keeps gradient descent well conditioned and makes the pull the same for
+/// every dimension whatever its spread (ridge on standardised coefficients); since each
+/// column is divided by a positive spread, `θ ≥ 0` there is `θ ≥ 0` here.
 fn fit(x: &Array2<f64>, y: &Array1<f64>, w: &Array1<f64>, prior: Option<&Array1<f64>>, shrinkage: f64) -> Logistic {
     let dims = x.ncols();
-    let mut theta = prior.cloned().unwrap_or_else(|| Array1::zeros(dims));
-    let mut bias = 0.0;
     let weight_sum = w.sum().max(f64::MIN_POSITIVE);
+    let mean = x.t().dot(w) / weight_sum;
+    let centred = x - &mean;
+    let variance = (&centred * &centred).t().dot(w) / weight_sum;
+    // A column that does not vary says nothing: it keeps its prior and is left out.
+    let spread = variance.mapv(|v| if v > 1e-12 { v.sqrt() } else { 0.0 });
+    let varies = spread.mapv(|s| if s > 0.0 { 1.0 } else { 0.0 });
+    let z = &centred / &spread.mapv(|s| if s > 0.0 { s } else { 1.0 }) * &varies;
+    let prior_theta = prior.cloned().unwrap_or_else(|| Array1::zeros(dims));
+    let prior_beta = &prior_theta * &spread;
+    let mut beta = prior_beta.clone();
+    let mut bias = 0.0;
     let step = 1.0;
-    for _ in 0..3000 {
-        let z = x.dot(&theta) + bias;
-        let residual = (z.mapv(sigmoid) - y) * w / weight_sum;
-        let mut grad = x.t().dot(&residual);
-        if let Some(prior) = prior {
-            grad = grad + (&theta - prior) * (2.0 * shrinkage);
+    for _ in 0..5000 {
+        let residual = ((z.dot(&beta) + bias).mapv(sigmoid) - y) * w / weight_sum;
+        let mut grad = z.t().dot(&residual);
+        if prior.is_some() {
+            grad = grad + (&beta - &prior_beta) * (2.0 * shrinkage);
         }
         let grad_bias = residual.sum();
-        let next = (&theta - &(grad * step)).mapv(|t| t.max(0.0));
+        let next = ((&beta - &(grad * step)).mapv(|b| b.max(0.0))) * &varies;
         // Converged when a step moves nothing (the projected gradient vanishes).
-        let moved = (&next - &theta).mapv(f64::abs).sum() + (step * grad_bias).abs();
-        theta = next;
+        let moved = (&next - &beta).mapv(f64::abs).sum() + (step * grad_bias).abs();
+        beta = next;
         bias -= step * grad_bias;
-        if moved < 1e-7 {
+        if moved < 1e-9 {
             break;
         }
     }
+    let theta = Array1::from_iter(
+        (0..dims).map(|i| if spread[i] > 0.0 { beta[i] / spread[i] } else { prior_theta[i].max(0.0) }),
+    );
+    let bias = bias - (0..dims).filter(|&i| spread[i] > 0.0).map(|i| beta[i] * mean[i] / spread[i]).sum::<f64>();
     Logistic { theta, bias }
 }
 
@@ -347,7 +382,7 @@ mod tests {
     #[test]
     fn noise_is_never_adopted_and_too_few_outcomes_are_not_even_evaluated() {
         let current = [1.0, 1.0, 1.0];
-        for seed in 1..4 {
+        for seed in 1..12 {
             let learned = learn(&current, &simulate(200, 3, seed, |_| 0.4), &LearnOptions::default());
             assert!(!learned.adopt, "seed {seed}: {}", learned.reason);
         }

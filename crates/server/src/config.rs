@@ -26,6 +26,9 @@ pub struct Settings {
     pub limits: Limits,
     /// The least number of organisations any anonymous profile must fit.
     pub k_anonymity: usize,
+    /// The fewest recorded outcomes from which the model may learn
+    /// (`MATCHWELL_LEARN_MIN_OUTCOMES`).
+    pub learn_min_outcomes: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Run the email and scoring workers in the background (tests drive them by hand).
@@ -44,6 +47,7 @@ impl std::fmt::Debug for Settings {
             .field("matching", &self.matching)
             .field("limits", &self.limits)
             .field("k_anonymity", &self.k_anonymity)
+            .field("learn_min_outcomes", &self.learn_min_outcomes)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
@@ -219,6 +223,13 @@ impl Settings {
                 0 => anyhow::bail!("MATCHWELL_K_ANONYMITY must be at least 1 (the default is 5)"),
                 k => k,
             },
+            learn_min_outcomes: match parsed(get, "MATCHWELL_LEARN_MIN_OUTCOMES", 50)? {
+                n if n < 10 => anyhow::bail!(
+                    "MATCHWELL_LEARN_MIN_OUTCOMES must be at least 10, so that each of the five folds of the \
+                     evaluation holds outcomes (the default is 50)"
+                ),
+                n => n,
+            },
             trusted_proxies: var(get, "MATCHWELL_TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')
@@ -277,6 +288,7 @@ mod tests {
             matching: matching::Settings::default(),
             limits: Limits::default(),
             k_anonymity: 5,
+            learn_min_outcomes: 50,
             trusted_proxies: vec![],
             background_workers: true,
             token_ttl: chrono::Duration::hours(1),
@@ -339,6 +351,7 @@ mod tests {
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "many"));
         assert!(bad("MATCHWELL_LIMIT_LOGIN_FAILURES", "0"));
         assert!(bad("MATCHWELL_K_ANONYMITY", "0"));
+        assert!(bad("MATCHWELL_LEARN_MIN_OUTCOMES", "3"));
         assert!(bad("MATCHWELL_SMTP_CONNECTIONS", "0"));
     }
 }

@@ -118,7 +118,6 @@ pub struct Digester {
     store: Store,
     catalogue: Arc<Catalogue>,
     anonymity: Arc<Anonymity>,
-    sector_weight_share: f64,
     public_url: String,
     key: UnsubscribeKey,
 }
@@ -126,7 +125,6 @@ pub struct Digester {
 impl Digester {
     pub fn new(store: Store, catalogue: Arc<Catalogue>, anonymity: Arc<Anonymity>, settings: &Settings) -> Digester {
         Digester {
-            sector_weight_share: matching::sector_weight_share(&catalogue),
             key: UnsubscribeKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             public_url: settings.public_url.trim_end_matches('/').to_owned(),
             store,
@@ -196,11 +194,13 @@ impl Digester {
     /// What every digest of `period` shares: the anonymity index and the challenges posted.
     async fn period_shared(&self, (start, end): (DateTime<Utc>, DateTime<Utc>)) -> anyhow::Result<Shared> {
         let anonymity = self.anonymity.current(&self.store).await?;
+        let in_use = matching::models::in_use(&self.store, &self.catalogue).await?;
         let mut challenges = Vec::new();
         for id in self.store.challenges_posted(start, end).await? {
             challenges.push(self.store.challenge(&id).await?);
         }
-        Ok(Shared { anonymity, challenges })
+        let stories = self.store.stories_published_between(start, end).await?;
+        Ok(Shared { anonymity, challenges, sector_share: in_use.sector_share, stories })
     }
 
     /// The digest of `recipient` for `period`, or `None` when nothing is new.
@@ -219,7 +219,7 @@ impl Digester {
         if let Some(news) = period_news.news.get(&org) {
             // Matches, each as the member's own view shows it: alias, score and reasons.
             let anonymity = &shared.anonymity;
-            let shown = Shown { catalogue: &self.catalogue, sector_weight_share: self.sector_weight_share };
+            let shown = Shown { catalogue: &self.catalogue, sector_weight_share: shared.sector_share };
             let item = |id: &String| -> Option<Item> {
                 let view = period_news.views.get(&(org, id.clone()))?;
                 let profile = anonymity.profile(org, view.counterpart, &view.counterpart_profile);
@@ -267,6 +267,18 @@ impl Digester {
         let fitting = self.fitting_challenges(org, &shared.challenges, rows);
         if !fitting.is_empty() {
             parts.push(Part { heading: "New challenges that fit you", items: fitting });
+        }
+        let stories: Vec<Item> = shared
+            .stories
+            .iter()
+            .map(|story| Item {
+                text: story.title.clone(),
+                detail: story.names.as_ref().map(|[a, b]| format!("{a} and {b}")).unwrap_or_default(),
+                link: format!("{base}/stories#story-{}", story.public_id),
+            })
+            .collect();
+        if !stories.is_empty() {
+            parts.push(Part { heading: "New success stories", items: stories });
         }
         if parts.is_empty() {
             return Ok(None);
@@ -340,6 +352,10 @@ struct Shared {
     anonymity: Arc<Snapshot>,
     /// Open challenges posted in the period.
     challenges: Vec<ChallengeRecord>,
+    /// The share of the score the `sectors` dimension carries in the model in use.
+    sector_share: f64,
+    /// Success stories published in the period (and published still).
+    stories: Vec<store::stories::PublishedStory>,
 }
 
 impl Shared {

@@ -59,6 +59,8 @@ impl Application {
         let match_lists = Arc::new(crate::cache::MatchLists::default());
         let (stop, stopped) = watch::channel(false);
         let mut workers = Vec::new();
+        let models = Arc::new(matching::models::Models::new(catalogue.clone()));
+        models.refresh(&store).await.context("failed to read the scoring model in use")?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         if settings.background_workers {
             let counted = metrics.clone();
@@ -69,6 +71,7 @@ impl Application {
                 store.clone(),
                 matchmaker,
                 scoring.clone(),
+                models.clone(),
                 match_lists.clone(),
                 metrics.clone(),
                 stopped.clone(),
@@ -78,9 +81,8 @@ impl Application {
             tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
             limiter: RateLimiter::new(settings.limits.window),
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
-            sector_weight_share: matching::sector_weight_share(&catalogue),
             clock: Arc::new(crate::clock::Clock::default()),
-            search: Arc::new(matching::search::Search::new(catalogue.clone())),
+            search: Arc::new(matching::search::Search::new(catalogue.clone(), models.clone())),
             refs: crate::refs::SearchRefs::new(settings.jwt_secret.expose_secret().as_bytes()),
             csrf_key: crate::csrf::CsrfKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             unsubscribe_key: crate::digests::UnsubscribeKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
@@ -92,6 +94,7 @@ impl Application {
             match_lists,
             sessions: Sessions::default(),
             metrics,
+            models,
         });
         if state.settings.background_workers {
             let digester = crate::digests::Digester::new(

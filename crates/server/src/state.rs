@@ -27,8 +27,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// The population's anonymity index, for every anonymous profile shown.
     pub anonymity: Arc<matching::anonymity::Anonymity>,
-    /// The share of the score that the `sectors` dimension carries (see `routes::matches`).
-    pub sector_weight_share: f64,
+    /// The scoring model in use (refreshed by the scoring worker and after learning).
+    pub models: Arc<matching::models::Models>,
     /// The time now (tests move it).
     pub clock: Arc<crate::clock::Clock>,
     /// Partner search's in-memory population.

@@ -54,12 +54,17 @@ pub async fn run_scoring(
     store: Store,
     mut matchmaker: Matchmaker,
     wake: Arc<Notify>,
+    models: Arc<matching::models::Models>,
     lists: Arc<MatchLists>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let holder = format!("serve-{}", uuid::Uuid::new_v4());
     loop {
+        // Every process follows the model in use, whichever process adopted it.
+        if let Err(error) = models.refresh(&store).await {
+            tracing::error!(error = %format!("{error:#}"), "failed to read the scoring model in use");
+        }
         if let Err(error) = score_once(&store, &mut matchmaker, &holder, false, &lists, &metrics).await {
             tracing::error!(error = %format!("{error:#}"), "scoring failed; will retry");
         }

@@ -18,8 +18,10 @@ pub mod generations;
 pub mod leases;
 pub mod mail;
 pub mod matches;
+pub mod models;
 pub mod organisations;
 pub mod rights;
+pub mod stories;
 pub mod web_sessions;
 
 #[cfg(feature = "test-support")]

@@ -35,7 +35,7 @@ impl PartyStatus {
         }
     }
 
-    fn parse(raw: &str) -> Result<PartyStatus, StoreError> {
+    pub(crate) fn parse(raw: &str) -> Result<PartyStatus, StoreError> {
         match raw {
             "suggested" => Ok(PartyStatus::Suggested),
             "revealed" => Ok(PartyStatus::Revealed),
@@ -84,6 +84,8 @@ pub struct Candidate {
     /// match is new.
     pub alias_low: String,
     pub alias_high: String,
+    /// The version of the scoring model that computed the figures.
+    pub model_version: i64,
 }
 
 /// What saving suggestions did.
@@ -296,7 +298,7 @@ impl Store {
         for candidate in candidates {
             let (low, high) = (candidate.low.0, candidate.high.0);
             let compatibility = to_json(&candidate.compatibility);
-            if let Some((id, _, _)) = existing.pairs.get(&(low, high)) {
+            if let Some((id, ..)) = existing.pairs.get(&(low, high)) {
                 if existing.shows(&candidate, &compatibility) {
                     continue;
                 }
@@ -311,7 +313,9 @@ impl Store {
                 continue;
             }
             let id = uuid::Uuid::new_v4().to_string();
-            existing.pairs.insert((low, high), (id.clone(), compatibility.clone(), candidate.score));
+            existing
+                .pairs
+                .insert((low, high), (id.clone(), compatibility.clone(), candidate.score, candidate.model_version));
             *open.entry(low).or_default() += 1;
             *open.entry(high).or_default() += 1;
             let (row, parties) = new_match(&id, candidate, None, now);
@@ -477,6 +481,7 @@ impl Store {
         match_party::Entity::update_many()
             .col_expr(match_party::Column::Outcome, Expr::value(outcome.as_str()))
             .col_expr(match_party::Column::OutcomeAt, Expr::value(now))
+            .col_expr(match_party::Column::OutcomeCompatibility, Expr::value(record.compatibility.clone()))
             .filter(match_party::Column::MatchId.eq(id))
             .filter(match_party::Column::OrganisationId.eq(org.0))
             .exec(&txn)
@@ -506,6 +511,7 @@ fn new_match(
         updated_at: Set(now),
         connected_at: Set(None),
         asked_by: Set(asked_by),
+        model_version: Set(candidate.model_version),
     };
     let party = |org: i64, alias: String, explanation: &Vec<String>| match_party::ActiveModel {
         match_id: Set(id.to_owned()),
@@ -517,6 +523,7 @@ fn new_match(
         declined_at: Set(None),
         outcome: Set(None),
         outcome_at: Set(None),
+        outcome_compatibility: Set(None),
     };
     let parties = [
         party(low, candidate.alias_low.clone(), &candidate.explanation_low),
@@ -647,7 +654,7 @@ impl Store {
 
 /// Marks the match `id` as changed, which on PostgreSQL also takes its row lock until the
 /// transaction ends; [`StoreError::NotFound`] unless `org` is a party. The match as it is now.
-async fn lock_match(
+pub(crate) async fn lock_match(
     txn: &DatabaseTransaction,
     org: OrgId,
     id: &str,
@@ -707,8 +714,8 @@ async fn open_counts(txn: &DatabaseTransaction, backend: DatabaseBackend) -> Res
 /// The existing matches of some organisations, with what their parties are shown now, so that
 /// unchanged pairs are left alone.
 struct Existing {
-    /// (low, high) to (match id, compatibility as stored, score).
-    pairs: HashMap<(i64, i64), (String, String, f64)>,
+    /// (low, high) to (match id, compatibility as stored, score, model version).
+    pairs: HashMap<(i64, i64), (String, String, f64, i64)>,
     /// (match id, party) to its explanation as stored.
     explanations: HashMap<(String, i64), String>,
 }
@@ -721,7 +728,9 @@ impl Existing {
             let found =
                 matches::Entity::find().filter(matches::Column::OrgLow.is_in(chunk.iter().copied())).all(txn).await?;
             let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
-            pairs.extend(found.into_iter().map(|m| ((m.org_low, m.org_high), (m.id, m.compatibility, m.score))));
+            pairs.extend(
+                found.into_iter().map(|m| ((m.org_low, m.org_high), (m.id, m.compatibility, m.score, m.model_version))),
+            );
             for ids in ids.chunks(500) {
                 let parties = match_party::Entity::find()
                     .filter(match_party::Column::MatchId.is_in(ids.to_vec()))
@@ -736,12 +745,13 @@ impl Existing {
     /// Whether the stored pair of `candidate` already shows its figures and reasons.
     fn shows(&self, candidate: &Candidate, compatibility: &str) -> bool {
         let (low, high) = (candidate.low.0, candidate.high.0);
-        let Some((id, shown, score)) = self.pairs.get(&(low, high)) else { return false };
+        let Some((id, shown, score, version)) = self.pairs.get(&(low, high)) else { return false };
         let explained = |org: i64, explanation: &Vec<String>| {
             self.explanations.get(&(id.clone(), org)).is_some_and(|e| *e == to_json(explanation))
         };
         shown == compatibility
             && *score == candidate.score
+            && *version == candidate.model_version
             && explained(low, &candidate.explanation_low)
             && explained(high, &candidate.explanation_high)
     }
@@ -758,6 +768,7 @@ async fn update_pair(
     matches::Entity::update_many()
         .col_expr(matches::Column::Score, Expr::value(candidate.score))
         .col_expr(matches::Column::Confidence, Expr::value(candidate.confidence))
+        .col_expr(matches::Column::ModelVersion, Expr::value(candidate.model_version))
         .col_expr(matches::Column::Compatibility, Expr::value(compatibility))
         .col_expr(matches::Column::UpdatedAt, Expr::value(now))
         .filter(matches::Column::Id.eq(id))
@@ -831,7 +842,7 @@ pub(crate) async fn bump_lists(db: &impl ConnectionTrait, orgs: &[i64]) -> Resul
     Ok(())
 }
 
-async fn parties(
+pub(crate) async fn parties(
     txn: &DatabaseTransaction,
     id: &str,
     org: OrgId,
@@ -854,4 +865,82 @@ pub(crate) async fn connected_party(txn: &impl ConnectionTrait, org: i64) -> Res
         email: login.map(|a| a.email).unwrap_or_default(),
         website: record.website,
     })
+}
+
+/// A demonstration match that nobody has acted on, for simulated outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoPair {
+    pub id: String,
+    pub compatibility: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct DemoPairRow {
+    id: String,
+    compatibility: String,
+}
+
+impl Store {
+    /// The matches between two demonstration organisations where neither party did anything
+    /// yet, in id order.
+    pub async fn untouched_demo_pairs(&self) -> Result<Vec<DemoPair>, StoreError> {
+        let sql = "SELECT m.id, m.compatibility FROM matches m \
+                     JOIN organisations lo ON lo.id = m.org_low JOIN organisations hi ON hi.id = m.org_high \
+                    WHERE lo.demo = ? AND hi.demo = ? AND m.connected_at IS NULL AND NOT EXISTS \
+                          (SELECT 1 FROM match_parties p WHERE p.match_id = m.id AND p.status <> 'suggested') \
+                    ORDER BY m.id";
+        let rows = DemoPairRow::find_by_statement(statement(self.backend(), sql, [true.into(), true.into()]))
+            .all(&self.read)
+            .await?;
+        rows.into_iter().map(|row| Ok(DemoPair { id: row.id, compatibility: from_json(&row.compatibility)? })).collect()
+    }
+
+    /// Simulates what came of the demonstration match `id`: both parties revealed, connected,
+    /// and both reported `outcome`, in one transaction and without any email.
+    /// [`StoreError::Forbidden`] unless both organisations are demonstration ones.
+    pub async fn simulate_outcome(&self, id: &str, outcome: Outcome, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let record = matches::Entity::find_by_id(id.to_owned()).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let demo = organisation::Entity::find()
+            .filter(organisation::Column::Id.is_in([record.org_low, record.org_high]))
+            .filter(organisation::Column::Demo.eq(true))
+            .all(&txn)
+            .await?;
+        if demo.len() != 2 {
+            return Err(StoreError::Forbidden);
+        }
+        matches::Entity::update_many()
+            .col_expr(matches::Column::ConnectedAt, Expr::value(now))
+            .col_expr(matches::Column::UpdatedAt, Expr::value(now))
+            .filter(matches::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        match_party::Entity::update_many()
+            .col_expr(match_party::Column::Status, Expr::value(PartyStatus::Revealed.as_str()))
+            .col_expr(match_party::Column::RevealedAt, Expr::value(now))
+            .col_expr(match_party::Column::Outcome, Expr::value(outcome.as_str()))
+            .col_expr(match_party::Column::OutcomeAt, Expr::value(now))
+            .col_expr(match_party::Column::OutcomeCompatibility, Expr::value(record.compatibility.clone()))
+            .filter(match_party::Column::MatchId.eq(id))
+            .exec(&txn)
+            .await?;
+        bump_lists(&txn, &[record.org_low, record.org_high]).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct PairRow {
+    org_low: i64,
+    org_high: i64,
+}
+
+impl Store {
+    /// The pairs of the matches that a version of the model other than `version` scored.
+    pub async fn pairs_scored_by_other_versions(&self, version: i64) -> Result<Vec<(OrgId, OrgId)>, StoreError> {
+        let sql = "SELECT org_low, org_high FROM matches WHERE model_version <> ?";
+        let rows = PairRow::find_by_statement(statement(self.backend(), sql, [version.into()])).all(&self.read).await?;
+        Ok(rows.into_iter().map(|r| (OrgId(r.org_low), OrgId(r.org_high))).collect())
+    }
 }

@@ -1,15 +1,19 @@
 //! The facilitators' dashboard (`/admin`): the funnel as SVG charts drawn on the server and as
 //! tables, the same numbers as `GET /api/v1/admin/metrics` and its CSV, and the challenges they
-//! may feature. Anyone else gets the page's "not for your organisation" answer.
+//! may feature; the scoring model in use (its weights as a chart, against the version before,
+//! and its history) with a button that learns from outcomes; and the published success
+//! stories, which a facilitator may hide. Anyone else gets the page's "not for your
+//! organisation" answer.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use domain::funnel::{Funnel, Row, Shown};
 
 use super::{Chrome, Page, PageError, SignedIn};
 use crate::routes::admin::{csv_response, funnel_of};
 use crate::state::AppState;
+use store::models::StoredModel;
 
 /// The stages as facilitators read them.
 const STAGE_LABELS: [&str; 8] = [
@@ -178,6 +182,98 @@ struct Dashboard {
     matches: Vec<(&'static str, String)>,
     erased: Vec<(&'static str, String)>,
     challenges: Vec<Featurable>,
+    weights: FunnelChart,
+    history: Vec<Version>,
+    dimensions: Vec<String>,
+    min_outcomes: usize,
+    learning: Option<Learning>,
+    stories: Vec<store::stories::PublishedStory>,
+}
+
+/// One version of the model in the history table.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub version: i64,
+    pub adopted: String,
+    pub trained_on: i64,
+    pub evaluation: String,
+    pub weights: Vec<String>,
+}
+
+/// What a learning run from the dashboard found.
+#[derive(Debug, Clone)]
+pub struct Learning {
+    pub headline: String,
+    pub reason: String,
+}
+
+/// The weights of the model in use as horizontal bars, each with the weight of the version
+/// before it (how they changed).
+fn weights_chart(state: &AppState, history: &[StoredModel]) -> FunnelChart {
+    const LABEL: u32 = 230;
+    const BAR: u32 = 260;
+    const ROW: u32 = 28;
+    let ids = matching::models::dimension_ids(&state.catalogue);
+    let current = history.first().map(|m| &m.model.weights);
+    let previous = history.get(1).map(|m| &m.model.weights);
+    let weight = |weights: Option<&std::collections::BTreeMap<String, f64>>, id: &str| {
+        weights.and_then(|w| w.get(id)).copied().unwrap_or(0.0)
+    };
+    let max = ids.iter().map(|id| weight(current, id)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let bars: Vec<FunnelBar> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let i = i as u32;
+            let now = weight(current, id);
+            let width = (now / max * f64::from(BAR)).round() as u32;
+            let value = match previous {
+                Some(_) => format!("{now:.2} (was {:.2})", weight(previous, id)),
+                None => format!("{now:.2}"),
+            };
+            FunnelBar {
+                label: super::chart::dimension_label(&state.catalogue, id).to_owned(),
+                short: id.clone(),
+                value,
+                x: LABEL,
+                y: i * ROW + 6,
+                width,
+                height: 18,
+                text_x: LABEL + width + 6,
+                text_y: i * ROW + 20,
+            }
+        })
+        .collect();
+    let description = bars.iter().map(|b| format!("{}: {}", b.label, b.value)).collect::<Vec<_>>().join("; ");
+    FunnelChart {
+        id: "weights",
+        title: format!("Weights of model version {}", history.first().map_or(1, |m| m.version)),
+        description: format!("{description}."),
+        width: LABEL + BAR + 140,
+        height: bars.len() as u32 * ROW + 8,
+        bars,
+        horizontal: true,
+    }
+}
+
+fn versions(state: &AppState, history: &[StoredModel]) -> Vec<Version> {
+    let ids = matching::models::dimension_ids(&state.catalogue);
+    history
+        .iter()
+        .map(|m| Version {
+            version: m.version,
+            adopted: m.adopted_at.format("%-d %B %Y %H:%M").to_string(),
+            trained_on: m.model.trained_on,
+            evaluation: m.model.evaluation.map_or_else(
+                || "none (the standard model)".to_owned(),
+                |e| format!("AUC {:.3} against {:.3}", e.auc, e.previous_auc),
+            ),
+            weights: ids
+                .iter()
+                .map(|id| m.model.weights.get(id).map_or_else(|| "–".to_owned(), |w| format!("{w:.2}")))
+                .collect(),
+        })
+        .collect()
 }
 
 fn vocabulary_label(vocabulary: &domain::Vocabulary, id: &str) -> String {
@@ -222,6 +318,12 @@ fn dashboard_view(state: &AppState, chrome: Chrome, funnel: &Funnel, erased: &[(
         matches,
         erased,
         challenges: Vec::new(),
+        weights: weights_chart(state, &[]),
+        history: Vec::new(),
+        dimensions: Vec::new(),
+        min_outcomes: state.settings.learn_min_outcomes,
+        learning: None,
+        stories: Vec::new(),
     }
 }
 
@@ -231,9 +333,57 @@ pub async fn dashboard(
     state: web::Data<AppState>,
     member: SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    let (funnel, erased) = funnel_of(&state, &member.0).await?;
-    let page = Page::new(&request, &state, Some(&member.0), "admin");
-    let mut view = dashboard_view(&state, page.chrome.clone(), &funnel, &erased);
+    dashboard_page(&request, &state, &member.0, None).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LearnForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    dry_run: String,
+}
+
+/// Learns from outcomes (as `POST /api/v1/admin/model/learn`) and shows the dashboard with
+/// what it found.
+#[post("/admin/model/learn")]
+pub async fn learn_submit(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    member: SignedIn,
+    form: web::Form<LearnForm>,
+) -> Result<HttpResponse, PageError> {
+    super::check_csrf(&request, &state, &form.csrf_token)?;
+    let dry_run = form.dry_run == "true";
+    let report = crate::routes::model::learn_for(&state, &member.0, dry_run).await?;
+    let learned = &report.learned;
+    let headline = match report.adopted {
+        Some(version) => format!("Version {version} adopted: matches are being rescored with it."),
+        None if dry_run && learned.adopt => "This model would be adopted (nothing was changed).".to_owned(),
+        None => format!("Version {} stays in use.", report.before),
+    };
+    let reason = format!("{} outcomes, {} successes: {}.", learned.examples, learned.successes, learned.reason);
+    dashboard_page(&request, &state, &member.0, Some(Learning { headline, reason })).await
+}
+
+async fn dashboard_page(
+    request: &HttpRequest,
+    state: &AppState,
+    member: &crate::auth::Member,
+    learning: Option<Learning>,
+) -> Result<HttpResponse, PageError> {
+    let (funnel, erased) = funnel_of(state, member).await?;
+    let history = crate::routes::model::history_of(state, member).await?;
+    let page = Page::new(request, state, Some(member), "admin");
+    let mut view = dashboard_view(state, page.chrome.clone(), &funnel, &erased);
+    view.weights = weights_chart(state, &history);
+    view.history = versions(state, &history);
+    view.dimensions = matching::models::dimension_ids(&state.catalogue)
+        .iter()
+        .map(|id| super::chart::dimension_label(&state.catalogue, id).to_owned())
+        .collect();
+    view.learning = learning;
+    view.stories = crate::routes::stories::for_facilitator(state, member).await?;
     let now = state.clock.now();
     view.challenges = state
         .store

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 use store::matches::{Outcome, PartyStatus, PartyView};
+use store::stories::StoryView;
 
 use super::chart::{self, Chart};
 use super::forms::{DoneQuery, FormErrors};
@@ -111,6 +112,58 @@ struct Detail<'a> {
     outcomes: &'a [(&'a str, &'a str)],
     errors: FormErrors,
     notice: &'a str,
+    /// The success story of a connected match, if one was drafted.
+    story: Option<StoryView>,
+    /// What the story form shows: the draft being corrected, else the current text.
+    draft: Draft,
+}
+
+/// The values of the story form.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub title: String,
+    pub text: String,
+    pub show_names: bool,
+}
+
+impl Draft {
+    fn of(story: Option<&StoryView>) -> Draft {
+        story.map_or_else(Draft::default, |s| Draft {
+            title: s.story.title.clone(),
+            text: s.story.text.clone(),
+            show_names: s.story.show_names,
+        })
+    }
+}
+
+/// The story of match `card` for its page (none before the match is connected).
+async fn story_for(
+    state: &AppState,
+    member: &crate::auth::Member,
+    card: &MatchCard,
+) -> Result<Option<StoryView>, PageError> {
+    if !card.connected {
+        return Ok(None);
+    }
+    Ok(crate::routes::stories::story_of(state, member.org(), &card.id).await?)
+}
+
+/// The match page again with the story form's `errors` and the values sent.
+pub async fn detail_with_story_errors(
+    request: &HttpRequest,
+    state: &AppState,
+    member: &crate::auth::Member,
+    id: &str,
+    form: super::stories::StoryForm,
+    errors: &domain::FieldErrors,
+) -> Result<HttpResponse, PageError> {
+    let card = card(state, member, id).await?;
+    let story = story_for(state, member, &card).await?;
+    let page = Page::new(request, state, Some(member), "matches");
+    let errors = FormErrors::from_fields(errors, &["title", "text"], "title");
+    let draft = Draft { title: form.title, text: form.text, show_names: form.show_names.is_some() };
+    let view = Detail { chrome: page.chrome.clone(), card, outcomes: &OUTCOMES, errors, notice: "", story, draft };
+    page.render(StatusCode::UNPROCESSABLE_ENTITY, &view)
 }
 
 async fn card(state: &AppState, member: &crate::auth::Member, raw_id: &str) -> Result<MatchCard, PageError> {
@@ -133,13 +186,27 @@ pub async fn detail(
         "revealed" if card.connected => "You are connected: both sides revealed themselves. We emailed you both.",
         "revealed" => "You revealed yourself. If they reveal themselves too, you are connected.",
         "outcome" => "Thank you: your outcome is recorded.",
+        "story-drafted" => "Your story is saved and approved by you. It is published once they approve this text too.",
+        "story-approved" => "You approved the story. It is published once they approve this text too.",
+        "story-published" => "You both approved the story: it is published on the success stories page.",
+        "story-withdrawn" => "The story is withdrawn: it is no longer published.",
         "asked" => {
             "You asked for an introduction. They see that you asked, and we emailed them. Either of you can reveal yourself when ready."
         }
         _ => "",
     };
+    let story = story_for(&state, &member.0, &card).await?;
+    let draft = Draft::of(story.as_ref());
     let page = Page::new(&request, &state, Some(&member.0), "matches");
-    let view = Detail { chrome: page.chrome.clone(), card, outcomes: &OUTCOMES, errors: FormErrors::default(), notice };
+    let view = Detail {
+        chrome: page.chrome.clone(),
+        card,
+        outcomes: &OUTCOMES,
+        errors: FormErrors::default(),
+        notice,
+        story,
+        draft,
+    };
     page.render(StatusCode::OK, &view)
 }
 
@@ -216,9 +283,12 @@ pub async fn outcome_submit(
         Ok(()) => Ok(see_other(&format!("/matches/{id}?done=outcome"))),
         Err(ApiError::Validation(errors)) => {
             let card = card(&state, &member.0, &id).await?;
+            let story = story_for(&state, &member.0, &card).await?;
+            let draft = Draft::of(story.as_ref());
             let page = Page::new(&request, &state, Some(&member.0), "matches");
             let errors = FormErrors::from_fields(&errors, &["outcome"], "outcome");
-            let view = Detail { chrome: page.chrome.clone(), card, outcomes: &OUTCOMES, errors, notice: "" };
+            let view =
+                Detail { chrome: page.chrome.clone(), card, outcomes: &OUTCOMES, errors, notice: "", story, draft };
             page.render(StatusCode::UNPROCESSABLE_ENTITY, &view)
         }
         Err(other) => Err(other.into()),

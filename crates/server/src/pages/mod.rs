@@ -20,6 +20,7 @@ mod questionnaire;
 mod search;
 mod session;
 mod settings;
+mod stories;
 mod unsubscribe;
 mod views;
 
@@ -57,6 +58,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(matches::reveal_submit)
         .service(matches::decline_submit)
         .service(matches::outcome_submit)
+        .service(stories::list)
+        .service(stories::draft_submit)
+        .service(stories::approve_submit)
+        .service(stories::withdraw_submit)
+        .service(stories::hide_submit)
+        .service(admin::learn_submit)
         .service(profile::show)
         .service(profile::save)
         .service(questionnaire::overview)

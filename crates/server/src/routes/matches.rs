@@ -119,7 +119,7 @@ pub fn shown_vector(
     explanation: &[String],
     profile: &AnonymousProfile,
 ) -> (f64, std::collections::BTreeMap<String, f64>, Vec<String>) {
-    let shown = Shown { catalogue: &state.catalogue, sector_weight_share: state.sector_weight_share };
+    let shown = Shown { catalogue: &state.catalogue, sector_weight_share: state.models.current().sector_share };
     shown.vector(viewer_sectors, score, compatibility, explanation, profile)
 }
 

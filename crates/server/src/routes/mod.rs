@@ -7,8 +7,10 @@ pub(crate) mod challenges;
 mod health;
 pub(crate) mod matches;
 pub(crate) mod me;
+pub(crate) mod model;
 mod openapi;
 pub(crate) mod search;
+pub(crate) mod stories;
 
 use actix_web::web;
 
@@ -43,6 +45,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(matches::reveal)
                 .service(matches::decline)
                 .service(matches::outcome)
+                .service(stories::get_story)
+                .service(stories::post_story)
+                .service(stories::approve_story)
+                .service(stories::withdraw_story)
+                .service(stories::list)
+                .service(stories::admin_list)
+                .service(stories::hide)
+                .service(model::get_model)
+                .service(model::learn)
                 .service(challenges::list)
                 .service(challenges::create)
                 .service(challenges::get)

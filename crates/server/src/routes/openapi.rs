@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{accounts, admin, catalogue, challenges, health, matches, me, search};
+use super::{accounts, admin, catalogue, challenges, health, matches, me, model, search, stories};
 
 /// Every error answer (`errors.rs`).
 #[derive(ToSchema)]
@@ -79,6 +79,15 @@ pub struct Token {
     admin::metrics_csv,
     search::search,
     search::ask,
+    stories::get_story,
+    stories::post_story,
+    stories::approve_story,
+    stories::withdraw_story,
+    stories::list,
+    stories::admin_list,
+    stories::hide,
+    model::get_model,
+    model::learn,
 ))]
 struct V1;
 
@@ -139,6 +148,6 @@ mod tests {
                 [&item.get, &item.put, &item.post, &item.delete, &item.patch].iter().filter(|o| o.is_some()).count()
             })
             .sum();
-        assert_eq!(operations, 40, "every handler of routes/ and /metrics");
+        assert_eq!(operations, 49, "every handler of routes/ and /metrics");
     }
 }

@@ -188,8 +188,8 @@ pub async fn ask_for(state: &AppState, member: &Member, reference: &str) -> Resu
     state.search.refresh(&state.store).await.map_err(|e| ApiError::unexpected(e, "failed to refresh the search"))?;
     let (other, other_input) = state.search.visible(&target).ok_or(ApiError::NotFound)?;
     let mine = state.search.input_of(member.org()).ok_or(ApiError::NotFound)?;
-    let model = scoring::Model::standard(state.catalogue.questionnaire.layout());
-    let candidate = matching::candidate(&state.catalogue, &model, [(member.org(), &mine), (other, &other_input)])
+    let in_use = state.models.current();
+    let candidate = matching::candidate(&state.catalogue, &in_use, [(member.org(), &mine), (other, &other_input)])
         .map_err(|e| ApiError::unexpected(e, "failed to score a pair"))?
         .ok_or(ApiError::NotFound)?;
     let limits = AskLimits { per_day: state.settings.limits.asks_per_day, max_open: state.settings.matching.max_open };

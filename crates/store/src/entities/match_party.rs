@@ -20,6 +20,9 @@ pub struct Model {
     pub declined_at: Option<ChronoDateTimeUtc>,
     pub outcome: Option<String>,
     pub outcome_at: Option<ChronoDateTimeUtc>,
+    /// The match's compatibility vector (JSON) when this party reported its outcome: what
+    /// learning trains on, whatever the pair's answers became later.
+    pub outcome_compatibility: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

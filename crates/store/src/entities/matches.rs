@@ -19,6 +19,8 @@ pub struct Model {
     pub connected_at: Option<ChronoDateTimeUtc>,
     /// The organisation that asked for this introduction from search, if one did.
     pub asked_by: Option<i64>,
+    /// The version of the scoring model that computed the score (`models`).
+    pub model_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
