@@ -461,9 +461,22 @@ async fn every_main_page_passes_axe_without_serious_or_critical_violations() {
         let matches: serde_json::Value = app.get("/api/v1/matches", Some(&sme.token)).await.json().await.expect("json");
         let match_id = matches["matches"][0]["id"].as_str().expect("a match").to_owned();
         let section = domain::Catalogue::builtin().expect("catalogue").questionnaire.sections[0].id.clone();
+        // A connected match with a published story, so that the story's parts are checked too.
+        for member in [&sme, &trust] {
+            app.post(&format!("/api/v1/matches/{match_id}/reveal"), &json!({}), Some(&member.token)).await;
+        }
+        let outcome = json!({"outcome": "collaborating"});
+        app.post(&format!("/api/v1/matches/{match_id}/outcome"), &outcome, Some(&sme.token)).await;
+        let story = json!({"title": "Fewer falls at home", "text": "A year of trials with the community falls team."});
+        app.post(&format!("/api/v1/matches/{match_id}/story"), &story, Some(&sme.token)).await;
+        let approve = json!({"revision": 1});
+        let approved =
+            app.post(&format!("/api/v1/matches/{match_id}/story/approve"), &approve, Some(&trust.token)).await;
+        assert_eq!(approved.status(), reqwest::StatusCode::OK);
 
         let mut problems = Vec::new();
-        let visitor_pages = ["/", "/register", "/login", "/forgot-password", "/verify?token=ab", "/no-such-page"];
+        let visitor_pages =
+            ["/", "/register", "/login", "/forgot-password", "/verify?token=ab", "/no-such-page", "/stories"];
         for path in visitor_pages {
             browser.open(path).await;
             problems.extend(browser.accessibility_problems().await.into_iter().map(|p| format!("{path}: {p}")));

@@ -105,6 +105,10 @@ async fn learning_recovers_the_hidden_rule_and_a_new_version_rescores_every_matc
         let truth: Vec<bool> = outcomes.iter().map(|o| *o != store::matches::Outcome::NoFit).collect();
         let score = |w: &Value| vectors.iter().map(|v| weighted_mean(w, v)).collect::<Vec<f64>>();
         let (old, new) = (auc(&score(&learned["in_use"]["weights"]), &truth), auc(&score(&weights), &truth));
+        eprintln!(
+            "{backend:?}: {} fresh pairs, AUC {new:.3} with the learned weights, {old:.3} with the old",
+            truth.len()
+        );
         assert!(new > old + 0.05, "held-out AUC {new:.3} against {old:.3}");
 
         // The model is versioned with what it was trained on and its history.

@@ -167,6 +167,8 @@ async fn an_erased_organisations_stories_go_with_it() {
         story_of(app.post(&format!("{story}/approve"), &json!({"revision": 1}), Some(&a.token)).await).await;
         assert_eq!(published(&app).await.len(), 1);
         assert!(published(&app).await[0]["names"].is_null(), "no names unless both approved showing them");
+        let export: Value = app.get("/api/v1/me/export", Some(&a.token)).await.json().await.expect("json");
+        assert_eq!(export["stories"][0]["title"], "A partnership to remember", "a party's export holds its stories");
 
         assert_eq!(
             app.delete("/api/v1/me", &json!({"password": PASSWORD}), &a.token).await.status(),

@@ -880,6 +880,11 @@ async fn every_form_of_a_signed_in_member_needs_its_csrf_token() {
             "/settings/search".to_owned(),
             "/settings/password".to_owned(),
             "/settings/delete".to_owned(),
+            format!("/matches/{id}/story"),
+            format!("/matches/{id}/story/approve"),
+            format!("/matches/{id}/story/withdraw"),
+            "/admin/model/learn".to_owned(),
+            format!("/admin/stories/{other}/hide"),
         ];
         for path in &forms {
             for token in ["", "0000", &"ab".repeat(32)] {
@@ -930,4 +935,68 @@ async fn addresses_that_no_page_makes_answer_with_pages_and_the_api_with_json() 
         assert!(missing.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("application/json")));
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_success_story_is_drafted_approved_published_and_hidden_through_the_pages() {
+    for backend in crate::helpers::backends() {
+        let boss = domain::EmailAddress::parse("boss@cluster.example").expect("email");
+        let app = crate::helpers::spawn_app_with(backend, |s| s.facilitator_emails = vec![boss]).await;
+        let facilitator = app.member("boss@cluster.example", "Regional Cluster", "other").await;
+        let (a, b, id) = matched_pair(&app).await;
+        for member in [&a, &b] {
+            app.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&member.token)).await;
+        }
+        let collaborating = json!({"outcome": "collaborating"});
+        app.post(&format!("/api/v1/matches/{id}/outcome"), &collaborating, Some(&a.token)).await;
+
+        let mut ann = Browser::new(&app);
+        ann.log_in(&a.email).await;
+        let page = ann.get(&format!("/matches/{id}")).await;
+        assert!(page.html.contains("Your success story") && page.html.contains("Draft the story"));
+        // A rejected draft keeps what was typed and says what to fix.
+        let typed = "Our sensor mat went live on two wards.";
+        let rejected = ann.post(&page, &format!("/matches/{id}/story"), &[("title", ""), ("text", typed)]).await;
+        assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(rejected.html.contains(typed) && rejected.html.contains("nhsuk-error-summary"), "{}", rejected.html);
+        let fields = [("title", "Sensor mats on the wards"), ("text", typed), ("show_names", "yes")];
+        let drafted = ann.post(&page, &format!("/matches/{id}/story"), &fields).await;
+        assert_eq!(drafted.status, StatusCode::OK);
+        assert!(drafted.html.contains("Waiting for them to approve"), "{}", drafted.html);
+        assert!(!ann.get("/stories").await.html.contains("Sensor mats on the wards"), "not before both approve");
+
+        let mut bo = Browser::new(&app);
+        bo.log_in(&b.email).await;
+        let theirs = bo.get(&format!("/matches/{id}")).await;
+        assert!(theirs.html.contains("Waiting for you to approve") && theirs.html.contains("Sensor mats on the wards"));
+        let approved = bo.post(&theirs, &format!("/matches/{id}/story/approve"), &[("revision", "1")]).await;
+        assert!(approved.html.contains("it is published"), "{}", approved.html);
+        let public = Browser::new(&app).get("/stories").await;
+        assert!(public.html.contains("Sensor mats on the wards") && public.html.contains(&a.name));
+        assert!(!public.html.contains(&id), "the match id is never public");
+
+        // The facilitator sees the model's weights as a chart and hides the story.
+        let mut boss = Browser::new(&app);
+        boss.log_in(&facilitator.email).await;
+        let dashboard = boss.get("/admin").await;
+        assert!(dashboard.html.contains("Weights of model version 1") && dashboard.html.contains("Working style"));
+        let story_id = {
+            let marker = "/admin/stories/";
+            let start = dashboard.html.find(marker).expect("a hide form") + marker.len();
+            dashboard.html[start..].chars().take_while(|c| *c != '/').collect::<String>()
+        };
+        let learned = boss.post(&dashboard, "/admin/model/learn", &[("dry_run", "true")]).await;
+        assert!(learned.html.contains("Version 1 stays in use") && learned.html.contains("fewer than the 50"));
+        boss.post(&dashboard, &format!("/admin/stories/{story_id}/hide"), &[("hidden", "true")]).await;
+        assert!(!Browser::new(&app).get("/stories").await.html.contains("Sensor mats on the wards"));
+        assert!(bo.get(&format!("/matches/{id}")).await.html.contains("Hidden by a facilitator"));
+        // Nobody else may hide one.
+        let page = bo.get(&format!("/matches/{id}")).await;
+        let refused = bo.post(&page, &format!("/admin/stories/{story_id}/hide"), &[("hidden", "false")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        let database = app.settings.database_url.clone();
+        drop(app);
+        crate::helpers::drop_database(backend, &database).await;
+    }
 }

@@ -240,6 +240,15 @@ pub async fn export_of(state: &AppState, member: &Member) -> Result<serde_json::
     let answers = state.store.answers(org, questionnaire).await?;
     let holdings = state.store.holdings(org).await?;
     let matches = crate::routes::matches::views_of(state, org).await?;
+    // The success stories of its connected matches, as it sees them.
+    let mut stories = Vec::new();
+    for id in matches.iter().filter(|m| m["connected"] == true).filter_map(|m| m["id"].as_str()) {
+        if let Some(story) = state.store.story_for(org, id).await? {
+            let mut body = crate::routes::stories::view_json(&story);
+            body["match_id"] = json!(id);
+            stories.push(body);
+        }
+    }
     let mut challenges = Vec::new();
     for record in state.store.challenges().await?.iter().filter(|c| c.poster == org) {
         let view = crate::routes::challenges::one(state, org, record).await?;
@@ -275,6 +284,7 @@ pub async fn export_of(state: &AppState, member: &Member) -> Result<serde_json::
             "declined_at": d.declined_at,
         })).collect::<Vec<_>>(),
         "challenges": challenges,
+        "stories": stories,
         "responses": holdings.responses.iter().map(|r| json!({
             "challenge_id": r.challenge_id,
             "challenge_title": r.challenge_title,
