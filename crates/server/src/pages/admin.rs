@@ -69,23 +69,32 @@ fn shown(count: Shown) -> String {
     count.map_or_else(|| "fewer than 5".to_owned(), |n| n.to_string())
 }
 
-/// Horizontal bars of the totals by stage, scaled to the largest.
-fn funnel_chart(totals: &Row) -> FunnelChart {
+/// One horizontal bar to draw: its label, its length (`None` for no bar) and its text.
+struct Item {
+    label: String,
+    length: Option<f64>,
+    value: String,
+}
+
+/// Horizontal bars (labels on the left), scaled to the longest.
+fn horizontal_chart(id: &'static str, title: String, items: Vec<Item>, value_room: u32) -> FunnelChart {
     const LABEL: u32 = 230;
     const BAR: u32 = 300;
     const ROW: u32 = 28;
-    let max = totals.counts.iter().flatten().copied().max().unwrap_or(0).max(1);
-    let bars: Vec<FunnelBar> = STAGE_LABELS
-        .iter()
-        .zip(totals.counts)
+    let max = items.iter().filter_map(|item| item.length).fold(0.0f64, f64::max);
+    let bars: Vec<FunnelBar> = items
+        .into_iter()
         .enumerate()
-        .map(|(i, (label, count))| {
+        .map(|(i, item)| {
             let i = i as u32;
-            let width = count.map_or(0, |n| (n as f64 / max as f64 * f64::from(BAR)).round() as u32);
+            let width = match item.length {
+                Some(length) if max > 0.0 => (length / max * f64::from(BAR)).round() as u32,
+                _ => 0,
+            };
             FunnelBar {
-                label: (*label).to_owned(),
-                short: (*label).to_owned(),
-                value: shown(count),
+                short: item.label.clone(),
+                label: item.label,
+                value: item.value,
                 x: LABEL,
                 y: i * ROW + 6,
                 width,
@@ -97,14 +106,24 @@ fn funnel_chart(totals: &Row) -> FunnelChart {
         .collect();
     let description = bars.iter().map(|b| format!("{}: {}", b.label, b.value)).collect::<Vec<_>>().join("; ");
     FunnelChart {
-        id: "funnel",
-        title: "Organisations at each stage".to_owned(),
+        id,
+        title,
         description: format!("{description}."),
-        width: LABEL + BAR + 110,
+        width: LABEL + BAR + value_room,
         height: bars.len() as u32 * ROW + 8,
         bars,
         horizontal: true,
     }
+}
+
+/// Horizontal bars of the totals by stage, scaled to the largest.
+fn funnel_chart(totals: &Row) -> FunnelChart {
+    let items = STAGE_LABELS
+        .iter()
+        .zip(totals.counts)
+        .map(|(label, count)| Item { label: (*label).to_owned(), length: count.map(|n| n as f64), value: shown(count) })
+        .collect();
+    horizontal_chart("funnel", "Organisations at each stage".to_owned(), items, 110)
 }
 
 /// Columns of registrations and connections in the most recent weeks.
@@ -209,51 +228,26 @@ pub struct Learning {
 
 /// The weights of the model in use as horizontal bars, each with the weight of the version
 /// before it (how they changed).
-fn weights_chart(state: &AppState, history: &[StoredModel]) -> FunnelChart {
-    const LABEL: u32 = 230;
-    const BAR: u32 = 260;
-    const ROW: u32 = 28;
-    let ids = matching::models::dimension_ids(&state.catalogue);
+fn weights_chart(catalogue: &domain::Catalogue, history: &[StoredModel]) -> FunnelChart {
+    let ids = matching::models::dimension_ids(catalogue);
     let current = history.first().map(|m| &m.model.weights);
     let previous = history.get(1).map(|m| &m.model.weights);
     let weight = |weights: Option<&std::collections::BTreeMap<String, f64>>, id: &str| {
         weights.and_then(|w| w.get(id)).copied().unwrap_or(0.0)
     };
-    let max = ids.iter().map(|id| weight(current, id)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
-    let bars: Vec<FunnelBar> = ids
+    let items = ids
         .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let i = i as u32;
+        .map(|id| {
             let now = weight(current, id);
-            let width = (now / max * f64::from(BAR)).round() as u32;
             let value = match previous {
                 Some(_) => format!("{now:.2} (was {:.2})", weight(previous, id)),
                 None => format!("{now:.2}"),
             };
-            FunnelBar {
-                label: super::chart::dimension_label(&state.catalogue, id).to_owned(),
-                short: id.clone(),
-                value,
-                x: LABEL,
-                y: i * ROW + 6,
-                width,
-                height: 18,
-                text_x: LABEL + width + 6,
-                text_y: i * ROW + 20,
-            }
+            Item { label: super::chart::dimension_label(catalogue, id).to_owned(), length: Some(now), value }
         })
         .collect();
-    let description = bars.iter().map(|b| format!("{}: {}", b.label, b.value)).collect::<Vec<_>>().join("; ");
-    FunnelChart {
-        id: "weights",
-        title: format!("Weights of model version {}", history.first().map_or(1, |m| m.version)),
-        description: format!("{description}."),
-        width: LABEL + BAR + 140,
-        height: bars.len() as u32 * ROW + 8,
-        bars,
-        horizontal: true,
-    }
+    let title = format!("Weights of model version {}", history.first().map_or(1, |m| m.version));
+    horizontal_chart("weights", title, items, 140)
 }
 
 fn versions(state: &AppState, history: &[StoredModel]) -> Vec<Version> {
@@ -318,7 +312,7 @@ fn dashboard_view(state: &AppState, chrome: Chrome, funnel: &Funnel, erased: &[(
         matches,
         erased,
         challenges: Vec::new(),
-        weights: weights_chart(state, &[]),
+        weights: weights_chart(&state.catalogue, &[]),
         history: Vec::new(),
         dimensions: Vec::new(),
         min_outcomes: state.settings.learn_min_outcomes,
@@ -376,7 +370,7 @@ async fn dashboard_page(
     let history = crate::routes::model::history_of(state, member).await?;
     let page = Page::new(request, state, Some(member), "admin");
     let mut view = dashboard_view(state, page.chrome.clone(), &funnel, &erased);
-    view.weights = weights_chart(state, &history);
+    view.weights = weights_chart(&state.catalogue, &history);
     view.history = versions(state, &history);
     view.dimensions = matching::models::dimension_ids(&state.catalogue)
         .iter()
@@ -418,6 +412,35 @@ mod tests {
         assert_eq!(chart.bars[1].width, 150);
         assert_eq!((chart.bars[2].width, chart.bars[2].value.as_str()), (0, "fewer than 5"));
         assert!(chart.description.contains("Registered: 40") && chart.description.contains("Matched: fewer than 5"));
+    }
+
+    #[test]
+    fn the_weights_chart_shows_each_weight_against_the_version_before() {
+        let catalogue = domain::Catalogue::builtin().expect("catalogue");
+        let version = |version: i64, working_style: f64| {
+            let mut weights = matching::models::named_weights(
+                &catalogue,
+                &scoring::Model::standard(catalogue.questionnaire.layout()),
+            );
+            weights.insert("working_style".to_owned(), working_style);
+            StoredModel {
+                version,
+                model: store::models::NewModel {
+                    weights,
+                    trained_on: 0,
+                    successes: 0,
+                    evaluation: None,
+                    reason: String::new(),
+                },
+                adopted_at: chrono::Utc::now(),
+            }
+        };
+        let chart = weights_chart(&catalogue, &[version(2, 4.0), version(1, 1.0)]);
+        assert_eq!(chart.title, "Weights of model version 2");
+        let bar = chart.bars.iter().find(|b| b.label == "Working style").expect("a bar");
+        assert_eq!((bar.value.as_str(), bar.width), ("4.00 (was 1.00)", 300), "the largest weight fills the width");
+        let first = weights_chart(&catalogue, &[version(1, 1.0)]);
+        assert!(first.bars.iter().all(|b| !b.value.contains("was")), "nothing to compare the first version with");
     }
 
     #[test]
