@@ -90,8 +90,13 @@ enum BenchCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Kernel {
     Auto,
+    /// The bitset kernel with the best instruction set the CPU has.
     Bitset,
+    /// The bitset kernel with AVX2, even on a CPU with AVX-512.
+    Avx2,
+    /// The bitset kernel in plain Rust.
     Portable,
+    /// Matrix products.
     Gemm,
 }
 
@@ -200,6 +205,7 @@ pub fn main() -> ExitCode {
             let kernel = match kernel {
                 Kernel::Auto => scoring::KernelChoice::Auto,
                 Kernel::Bitset => scoring::KernelChoice::Bitset,
+                Kernel::Avx2 => scoring::KernelChoice::Avx2Bitset,
                 Kernel::Portable => scoring::KernelChoice::PortableBitset,
                 Kernel::Gemm => scoring::KernelChoice::Gemm,
             };

@@ -7,8 +7,6 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::InputError;
-use crate::kernel::bitset::BitsetKernel;
-use crate::kernel::gemm::GemmKernel;
 use crate::kernel::{KernelChoice, TileCounts, TileKernel};
 use crate::model::{Model, complementarity, sector_overlap};
 use crate::population::{LANES, Population};
@@ -49,14 +47,15 @@ impl Options {
 /// Score of a pair that may never be suggested (itself, a mandatory conflict, an unwelcome kind).
 pub const EXCLUDED: f32 = f32::NEG_INFINITY;
 
-fn kernel<'a>(population: &'a Population, model: &Model, choice: KernelChoice) -> Box<dyn TileKernel + 'a> {
-    match choice {
-        KernelChoice::Auto | KernelChoice::Bitset => {
-            Box::new(BitsetKernel::new(population, model.mandatory_excludes, true))
-        }
-        KernelChoice::PortableBitset => Box::new(BitsetKernel::new(population, model.mandatory_excludes, false)),
-        KernelChoice::Gemm => Box::new(GemmKernel::new(population, model.mandatory_excludes)),
-    }
+/// The kernel for `choice`; `whole_tiles` when it will fill whole tiles (a full run), rather
+/// than one row against everyone.
+fn kernel<'a>(
+    population: &'a Population,
+    model: &Model,
+    choice: KernelChoice,
+    whole_tiles: bool,
+) -> Box<dyn TileKernel + 'a> {
+    crate::kernel::make(population, model.mandatory_excludes, choice, whole_tiles)
 }
 
 /// Turns a tile of sums into overall scores.
@@ -175,7 +174,7 @@ pub fn top_k_with_progress(
     let block = options.block();
     let blocks = n.div_ceil(block);
     let tiles: Vec<(usize, usize)> = (0..blocks).flat_map(|a| (a..blocks).map(move |b| (a, b))).collect();
-    let kernel = kernel(population, model, options.kernel);
+    let kernel = kernel(population, model, options.kernel, true);
     let chunk = kernel.chunk_rows().min(block);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -256,7 +255,7 @@ pub fn score_row(
         return Err(InputError::OrgIndex { org, len: n });
     }
     let scorer = Scorer::new(population, model)?;
-    let kernel = kernel(population, model, options.kernel);
+    let kernel = kernel(population, model, options.kernel, false);
     let block = options.block();
     let mut work = Workspace::new(population, 1, block);
     let mut row = vec![EXCLUDED; n];

@@ -109,7 +109,13 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             let weights = prop::collection::vec(0..4u8, dims.len() + 2);
             let options = (
                 0..3usize,
-                prop_oneof![Just(KernelChoice::Bitset), Just(KernelChoice::PortableBitset), Just(KernelChoice::Gemm)],
+                prop_oneof![
+                    Just(KernelChoice::Auto),
+                    Just(KernelChoice::Bitset),
+                    Just(KernelChoice::Avx2Bitset),
+                    Just(KernelChoice::PortableBitset),
+                    Just(KernelChoice::Gemm)
+                ],
                 1..4usize,
             );
             (Just(dims), orgs, weights, any::<bool>(), Just(k), options)
@@ -283,7 +289,13 @@ fn a_mandatory_conflict_excludes_the_pair_only_when_the_model_says_so() {
     let top = top_k(&population, &model, 1, &Options::default()).expect("valid");
     assert_eq!(top.row(0).len(), 1, "the plain model does not exclude");
     model.mandatory_excludes = true;
-    for kernel in [KernelChoice::Bitset, KernelChoice::PortableBitset, KernelChoice::Gemm] {
+    for kernel in [
+        KernelChoice::Auto,
+        KernelChoice::Bitset,
+        KernelChoice::Avx2Bitset,
+        KernelChoice::PortableBitset,
+        KernelChoice::Gemm,
+    ] {
         let top = top_k(&population, &model, 1, &Options { kernel, ..Options::default() }).expect("valid");
         assert!(top.row(0).is_empty() && top.row(1).is_empty(), "{kernel:?}");
     }

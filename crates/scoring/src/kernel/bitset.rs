@@ -1,7 +1,10 @@
 //! The bitset kernel: with answers one-hot and importance one of four weighted levels, the
 //! weighted sums are `sum over levels of weight * popcount(plane AND answers)`. Eight columns
-//! at a time share one vector register; the row's words are broadcast. The generic body is
-//! compiled once per instruction set and chosen at run time.
+//! at a time share one vector register (two with AVX2); the row's words are broadcast. The
+//! generic body is compiled once per instruction set and chosen at run time: AVX-512 with
+//! VPOPCNTDQ, AVX2 (popcount by nibble lookup with `vpshufb`, summed per word by `vpsadbw`), or
+//! plain Rust, which compiles `count_ones` to the CPU's popcount instruction where the target
+//! has one (`popcnt` on x86-64 when detected, `cnt` on aarch64).
 
 use std::ops::Range;
 
@@ -12,31 +15,70 @@ use super::{TileCounts, TileKernel};
 
 const PLANES: usize = LEVEL_WEIGHTS.len();
 
+/// The instruction sets the bitset kernel is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 F, DQ, VL and VPOPCNTDQ.
+    Avx512,
+    /// AVX2 (with POPCNT).
+    Avx2,
+    /// Plain Rust (with POPCNT on x86-64 when the CPU has it).
+    Portable,
+}
+
+impl Isa {
+    /// Whether this CPU can run it.
+    pub fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => avx512::Avx512::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2::Avx2::detect().is_some(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => false,
+            Isa::Portable => true,
+        }
+    }
+
+    /// The fastest this CPU can run, in the order above.
+    pub fn best() -> Isa {
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| isa.available()).unwrap_or(Isa::Portable)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct BitsetKernel<'a> {
     population: &'a Population,
     exclusions: bool,
-    /// Use the fastest instruction set the CPU has; otherwise plain Rust.
-    simd: bool,
+    /// The instruction set asked for; one the CPU lacks falls back to the next it has.
+    isa: Isa,
 }
 
 impl<'a> BitsetKernel<'a> {
-    pub fn new(population: &'a Population, exclusions: bool, simd: bool) -> BitsetKernel<'a> {
-        BitsetKernel { population, exclusions, simd }
+    pub fn new(population: &'a Population, exclusions: bool, isa: Isa) -> BitsetKernel<'a> {
+        BitsetKernel { population, exclusions, isa }
     }
 }
 
 impl TileKernel for BitsetKernel<'_> {
     fn fill(&self, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
         #[cfg(target_arch = "x86_64")]
-        if self.simd {
-            if let Some(simd) = avx512::Avx512::detect() {
+        {
+            if self.isa == Isa::Avx512
+                && let Some(simd) = avx512::Avx512::detect()
+            {
                 // SAFETY: `detect` found the features the function is compiled for.
                 return unsafe { fill_avx512(simd, self, rows, cols, counts) };
             }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
+            if matches!(self.isa, Isa::Avx512 | Isa::Avx2)
+                && let Some(simd) = avx2::Avx2::detect()
+            {
                 // SAFETY: as above.
-                return unsafe { fill_avx2(self, rows, cols, counts) };
+                return unsafe { fill_avx2(simd, self, rows, cols, counts) };
+            }
+            if std::is_x86_feature_detected!("popcnt") {
+                // SAFETY: as above.
+                return unsafe { fill_popcnt(self, rows, cols, counts) };
             }
         }
         fill_body(Portable, self, rows, cols, counts)
@@ -61,7 +103,14 @@ fn fill_avx512(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn fill_avx2(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
+fn fill_avx2(simd: avx2::Avx2, kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
+    fill_body(simd, kernel, rows, cols, counts)
+}
+
+/// Plain Rust with `count_ones` compiled to POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn fill_popcnt(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, counts: &mut TileCounts) {
     fill_body(Portable, kernel, rows, cols, counts)
 }
 
@@ -223,6 +272,124 @@ mod avx512 {
                 _mm256_storeu_ps(out.as_mut_ptr(), _mm512_cvtepu64_ps(missing));
             }
             out
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    //! AVX2: a word of eight organisations takes two registers. Popcount has no AVX2
+    //! instruction: each byte's count is looked up by nibble (`vpshufb` on a 16-entry table)
+    //! and the bytes of each 64-bit lane summed by `vpsadbw`. Weighted sums are exact integer
+    //! products (`vpmuludq`), converted to `f32` once.
+
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi8, _mm256_add_epi64, _mm256_and_si256, _mm256_cvtepi32_ps, _mm256_loadu_si256,
+        _mm256_mul_epu32, _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_sad_epu8, _mm256_set1_epi8,
+        _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_shuffle_epi8,
+        _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi64,
+    };
+
+    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Planes, Simd};
+
+    /// Proof that the CPU has AVX2 and POPCNT: only [`Avx2::detect`] makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Avx2(());
+
+    impl Avx2 {
+        pub fn detect() -> Option<Avx2> {
+            (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")).then_some(Avx2(()))
+        }
+    }
+
+    /// Eight lanes of `u64`: lanes 0–3, then 4–7.
+    type Pair = [__m256i; 2];
+
+    /// The popcount of each 64-bit lane of `v`.
+    #[inline(always)]
+    unsafe fn popcount(v: __m256i) -> __m256i {
+        unsafe {
+            let table = _mm256_setr_epi8(
+                0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+            );
+            let nibble = _mm256_set1_epi8(0x0f);
+            let low = _mm256_shuffle_epi8(table, _mm256_and_si256(v, nibble));
+            let high = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            _mm256_sad_epu8(_mm256_add_epi8(low, high), _mm256_setzero_si256())
+        }
+    }
+
+    /// Eight `u64` lanes below 2^31 as eight `f32`, in lane order.
+    #[inline(always)]
+    unsafe fn to_f32(pair: Pair) -> [f32; LANES] {
+        let mut out = [0.0f32; LANES];
+        unsafe {
+            let low_halves = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+            let a = _mm256_permutevar8x32_epi32(pair[0], low_halves);
+            let b = _mm256_permutevar8x32_epi32(pair[1], low_halves);
+            let packed = _mm256_permute2x128_si256(a, b, 0x20);
+            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtepi32_ps(packed));
+        }
+        out
+    }
+
+    // SAFETY (every block below): a value of `Avx2` exists only when AVX2 was detected; loads
+    // read exactly the 64 bytes of an `[u64; 8]`, 32 at a time.
+    impl Simd for Avx2 {
+        type Sums = [Pair; PLANES];
+
+        #[inline(always)]
+        fn zero(self) -> Self::Sums {
+            unsafe { [[_mm256_setzero_si256(); 2]; PLANES] }
+        }
+
+        #[inline(always)]
+        fn accumulate(
+            self,
+            forward: &mut Self::Sums,
+            backward: &mut Self::Sums,
+            row: u64,
+            row_planes: &Planes,
+            cols: &Lanes,
+            col_planes: &[Lanes; PLANES],
+        ) {
+            unsafe {
+                let cols = [_mm256_loadu_si256(cols.as_ptr().cast()), _mm256_loadu_si256(cols[4..].as_ptr().cast())];
+                let row = _mm256_set1_epi64x(row as i64);
+                for plane in 0..PLANES {
+                    let weights = _mm256_set1_epi64x(row_planes[plane] as i64);
+                    let theirs = &col_planes[plane];
+                    for half in 0..2 {
+                        let hits = popcount(_mm256_and_si256(weights, cols[half]));
+                        forward[plane][half] = _mm256_add_epi64(forward[plane][half], hits);
+                        let their_weights = _mm256_loadu_si256(theirs[half * 4..].as_ptr().cast());
+                        let hits = popcount(_mm256_and_si256(their_weights, row));
+                        backward[plane][half] = _mm256_add_epi64(backward[plane][half], hits);
+                    }
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
+            unsafe {
+                let mut total = [_mm256_setzero_si256(); 2];
+                for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
+                    let weight = _mm256_set1_epi64x(*weight as i64);
+                    for half in 0..2 {
+                        total[half] = _mm256_add_epi64(total[half], _mm256_mul_epu32(sums[plane][half], weight));
+                    }
+                }
+                to_f32(total)
+            }
+        }
+
+        #[inline(always)]
+        fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+            unsafe {
+                let (den, num) = (den[MANDATORY_PLANE], num[MANDATORY_PLANE]);
+                to_f32([_mm256_sub_epi64(den[0], num[0]), _mm256_sub_epi64(den[1], num[1])])
+            }
         }
     }
 }
