@@ -303,6 +303,52 @@ fn a_mandatory_conflict_excludes_the_pair_only_when_the_model_says_so() {
     assert_eq!(pair.excluded, Some(crate::Exclusion::Mandatory { question: 0 }));
 }
 
+/// A long dimension agrees with the reference in every kernel: 2,100 questions, all answered
+/// with the same importance, fill 33 mask words whose every bit counts, more than a kernel that
+/// kept counts in bytes could add up without overflowing.
+#[test]
+fn a_long_dimension_agrees_with_the_reference_in_every_kernel() {
+    let layout = Layout::uniform(2100, 2).expect("layout");
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let orgs: Vec<OrgInput> = (0..20)
+        .map(|_| OrgInput {
+            answers: (0..2100)
+                .map(|_| {
+                    Some(QuestionAnswer {
+                        answer: (next() % 2) as u8,
+                        acceptable: 1 + (next() % 3) as u32,
+                        importance: Importance::Very,
+                    })
+                })
+                .collect(),
+            profile: Profile::default(),
+        })
+        .collect();
+    let population = Population::new(layout.clone(), &orgs).expect("valid");
+    let model = Model::plain(&layout);
+    for kernel in [
+        KernelChoice::Auto,
+        KernelChoice::Bitset,
+        KernelChoice::Avx2Bitset,
+        KernelChoice::PortableBitset,
+        KernelChoice::Gemm,
+    ] {
+        let top = top_k(&population, &model, 5, &Options { kernel, ..Options::default() }).expect("valid");
+        for row in 0..orgs.len() {
+            let expected = reference_top(&layout, &model, &orgs, row, 5);
+            let got: Vec<f64> = top.row(row).iter().map(|p| f64::from(p.score)).collect();
+            assert_eq!(got.len(), expected.len(), "{kernel:?} row {row}");
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() <= TOLERANCE, "{kernel:?} row {row}: {got:?} against {expected:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn answers_outside_the_layout_are_refused() {
     let layout = Layout::uniform(2, 3).expect("layout");
