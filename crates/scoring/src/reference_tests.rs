@@ -254,6 +254,15 @@ proptest! {
     }
 }
 
+/// Every kernel choice, each of which must agree with the reference.
+const EVERY_KERNEL: [KernelChoice; 5] = [
+    KernelChoice::Auto,
+    KernelChoice::Bitset,
+    KernelChoice::Avx2Bitset,
+    KernelChoice::PortableBitset,
+    KernelChoice::Gemm,
+];
+
 fn uniform_org(answer: u8, acceptable: u32, importance: Importance, questions: usize) -> OrgInput {
     OrgInput {
         answers: vec![Some(QuestionAnswer { answer, acceptable, importance }); questions],
@@ -289,13 +298,7 @@ fn a_mandatory_conflict_excludes_the_pair_only_when_the_model_says_so() {
     let top = top_k(&population, &model, 1, &Options::default()).expect("valid");
     assert_eq!(top.row(0).len(), 1, "the plain model does not exclude");
     model.mandatory_excludes = true;
-    for kernel in [
-        KernelChoice::Auto,
-        KernelChoice::Bitset,
-        KernelChoice::Avx2Bitset,
-        KernelChoice::PortableBitset,
-        KernelChoice::Gemm,
-    ] {
+    for kernel in EVERY_KERNEL {
         let top = top_k(&population, &model, 1, &Options { kernel, ..Options::default() }).expect("valid");
         assert!(top.row(0).is_empty() && top.row(1).is_empty(), "{kernel:?}");
     }
@@ -330,13 +333,7 @@ fn a_long_dimension_agrees_with_the_reference_in_every_kernel() {
         .collect();
     let population = Population::new(layout.clone(), &orgs).expect("valid");
     let model = Model::plain(&layout);
-    for kernel in [
-        KernelChoice::Auto,
-        KernelChoice::Bitset,
-        KernelChoice::Avx2Bitset,
-        KernelChoice::PortableBitset,
-        KernelChoice::Gemm,
-    ] {
+    for kernel in EVERY_KERNEL {
         let top = top_k(&population, &model, 5, &Options { kernel, ..Options::default() }).expect("valid");
         for row in 0..orgs.len() {
             let expected = reference_top(&layout, &model, &orgs, row, 5);

@@ -152,7 +152,8 @@ async fn party_of_connection(
 impl Store {
     /// The story of match `id`, as its party `org` sees it; `None` when there is none yet.
     pub async fn story_for(&self, org: OrgId, id: &str) -> Result<Option<StoryView>, StoreError> {
-        let txn = self.db.begin().await?;
+        // A read: on SQLite it runs beside the one writer connection.
+        let txn = self.read.begin().await?;
         let (mine, _) = parties(&txn, id, org).await?;
         if PartyStatus::parse(&mine.status)? == PartyStatus::Declined {
             return Err(StoreError::NotFound);
