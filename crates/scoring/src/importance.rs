@@ -15,7 +15,7 @@ pub(crate) const WEIGHTED_LEVELS: [Importance; 4] =
     [Importance::ALittle, Importance::Somewhat, Importance::Very, Importance::Mandatory];
 
 /// Weights of [`WEIGHTED_LEVELS`], as used by the kernels.
-pub(crate) const LEVEL_WEIGHTS: [f32; 4] = [1.0, 10.0, 50.0, 250.0];
+pub(crate) const LEVEL_WEIGHTS: [u32; 4] = [1, 10, 50, 250];
 
 /// Index of the mandatory plane in [`WEIGHTED_LEVELS`].
 pub(crate) const MANDATORY_PLANE: usize = 3;
@@ -56,7 +56,7 @@ mod tests {
         let weights: Vec<u32> = Importance::ALL.iter().map(|l| l.weight()).collect();
         assert_eq!(weights, [0, 1, 10, 50, 250]);
         for (plane, level) in WEIGHTED_LEVELS.iter().enumerate() {
-            assert_eq!(LEVEL_WEIGHTS[plane], level.weight() as f32);
+            assert_eq!(LEVEL_WEIGHTS[plane], level.weight());
             assert_eq!(level.plane(), Some(plane));
         }
         assert_eq!(Importance::Irrelevant.plane(), None);

@@ -20,8 +20,12 @@ pub struct DimensionSpec {
     pub questions: Vec<QuestionSpec>,
 }
 
-/// Where a dimension's bits live: answer words hold one bit per option, mask words one bit
-/// per question; each dimension starts on a fresh word so that kernels can sum per dimension.
+/// Where a dimension's bits live. Questions go in chunks of 64, one mask word per chunk (bit
+/// `q % 64` is question `q` of the chunk). Answers are option-major: a chunk whose questions
+/// have at most `K` options owns `K` consecutive answer words, word `o` holding option `o` of
+/// every question of the chunk at the question's bit. So `OR over o of (mine[o] AND theirs[o])`
+/// is one bit per question, aligned with the mask word. Each dimension starts on fresh words so
+/// that kernels can sum per dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DimensionPlacement {
     pub answer_words: std::ops::Range<usize>,
@@ -36,8 +40,10 @@ pub(crate) struct DimensionPlacement {
 pub struct Layout {
     dimensions: Vec<DimensionSpec>,
     placements: Vec<DimensionPlacement>,
-    /// Per global question: (answer bit of option 0, mask bit, option count, dense option column).
+    /// Per global question: where its bits and dense columns are.
     questions: Vec<QuestionSlot>,
+    /// Per mask word: its chunk's option words.
+    chunk_answer_words: Vec<std::ops::Range<usize>>,
     answer_words: usize,
     mask_words: usize,
     option_columns: usize,
@@ -46,10 +52,18 @@ pub struct Layout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QuestionSlot {
     pub dimension: usize,
-    pub answer_bit: usize,
+    /// The first option word of the question's chunk.
+    pub answer_word: usize,
     pub mask_bit: usize,
     pub options: u8,
     pub option_column: usize,
+}
+
+impl QuestionSlot {
+    /// Bit index of option `option` in the answer words.
+    pub fn option_bit(&self, option: usize) -> usize {
+        (self.answer_word + option) * 64 + self.mask_bit % 64
+    }
 }
 
 impl Layout {
@@ -61,29 +75,32 @@ impl Layout {
         }
         let mut placements = Vec::with_capacity(dimensions.len());
         let mut questions = Vec::new();
+        let mut chunk_answer_words = Vec::new();
         let (mut answer_word, mut mask_word, mut option_column) = (0, 0, 0);
         for (d, dimension) in dimensions.iter().enumerate() {
             if dimension.questions.is_empty() {
                 return Err(InputError::EmptyDimension(d));
             }
             let (answer_start, mask_start, column_start) = (answer_word, mask_word, option_column);
-            let mut answer_bit = answer_word * 64;
-            for (q, question) in dimension.questions.iter().enumerate() {
-                if !(2..=MAX_OPTIONS).contains(&question.options) {
-                    return Err(InputError::OptionCount { question: questions.len(), options: question.options });
+            for chunk in dimension.questions.chunks(64) {
+                let widest = chunk.iter().map(|q| q.options).max().unwrap_or(0);
+                for (q, question) in chunk.iter().enumerate() {
+                    if !(2..=MAX_OPTIONS).contains(&question.options) {
+                        return Err(InputError::OptionCount { question: questions.len(), options: question.options });
+                    }
+                    questions.push(QuestionSlot {
+                        dimension: d,
+                        answer_word,
+                        mask_bit: mask_word * 64 + q,
+                        options: question.options,
+                        option_column,
+                    });
+                    option_column += usize::from(question.options);
                 }
-                questions.push(QuestionSlot {
-                    dimension: d,
-                    answer_bit,
-                    mask_bit: mask_start * 64 + q,
-                    options: question.options,
-                    option_column,
-                });
-                answer_bit += usize::from(question.options);
-                option_column += usize::from(question.options);
+                chunk_answer_words.push(answer_word..answer_word + usize::from(widest));
+                answer_word += usize::from(widest);
+                mask_word += 1;
             }
-            answer_word = answer_bit.div_ceil(64);
-            mask_word = mask_start + dimension.questions.len().div_ceil(64);
             placements.push(DimensionPlacement {
                 answer_words: answer_start..answer_word,
                 mask_words: mask_start..mask_word,
@@ -95,6 +112,7 @@ impl Layout {
             dimensions,
             placements,
             questions,
+            chunk_answer_words,
             answer_words: answer_word,
             mask_words: mask_word,
             option_columns: option_column,
@@ -144,6 +162,11 @@ impl Layout {
         &self.placements
     }
 
+    /// The option words of the chunk of mask word `mask_word`.
+    pub(crate) fn chunk_answer_words(&self, mask_word: usize) -> std::ops::Range<usize> {
+        self.chunk_answer_words[mask_word].clone()
+    }
+
     pub(crate) fn answer_words(&self) -> usize {
         self.answer_words
     }
@@ -170,17 +193,23 @@ mod tests {
 
     #[test]
     fn dimensions_start_on_fresh_words() {
-        let layout = Layout::new(vec![dim("a", &[5; 13]), dim("b", &[3, 4])]).expect("valid");
+        let layout = Layout::new(vec![dim("a", &[5; 13]), dim("b", &[3, 4]), dim("c", &[2; 70])]).expect("valid");
         let p = layout.placements();
-        assert_eq!(p[0].answer_words, 0..2, "65 option bits need two words");
-        assert_eq!(p[1].answer_words, 2..3);
+        assert_eq!(p[0].answer_words, 0..5, "five options, one word each");
+        assert_eq!(p[1].answer_words, 5..9, "as many words as the widest question has options");
+        assert_eq!(p[2].answer_words, 9..13, "70 questions: two chunks of two option words");
         assert_eq!(p[0].mask_words, 0..1);
         assert_eq!(p[1].mask_words, 1..2);
+        assert_eq!(p[2].mask_words, 2..4);
+        assert_eq!(layout.chunk_answer_words(3), 11..13);
         assert_eq!(p[1].option_columns, 65..72);
         assert_eq!(p[1].question_columns, 13..15);
-        assert_eq!(layout.slot(13).answer_bit, 128);
-        assert_eq!(layout.slot(14).answer_bit, 131);
+        assert_eq!(layout.slot(12).option_bit(4), 4 * 64 + 12);
+        assert_eq!(layout.slot(13).option_bit(0), 5 * 64);
+        assert_eq!(layout.slot(14).option_bit(3), 8 * 64 + 1);
         assert_eq!(layout.slot(14).mask_bit, 65);
+        assert_eq!(layout.slot(15 + 64).mask_bit, 3 * 64);
+        assert_eq!(layout.slot(15 + 65).option_bit(1), 12 * 64 + 1);
         assert_eq!(layout.dimension_of(14), 1);
     }
 

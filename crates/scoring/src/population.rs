@@ -1,6 +1,6 @@
-//! All organisations packed for the kernels: one-hot answers and importance-weighted acceptable
-//! sets as bit planes, eight organisations side by side so that one vector lane holds one
-//! organisation.
+//! All organisations packed for the kernels: one-hot answers and acceptable sets as option-major
+//! bit words (see [`crate::layout`]), answered questions and their importance levels as bit
+//! planes, eight organisations side by side so that one vector lane holds one organisation.
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayViewMut1, s};
 
@@ -21,8 +21,7 @@ pub struct Population {
     len: usize,
     /// One-hot own answers: (groups, answer words, lanes).
     pub(crate) answers: Array3<u64>,
-    /// Acceptable options of questions at each weighted level: (groups, answer words * planes,
-    /// lanes), the planes of one word side by side.
+    /// Acceptable options of answered questions: (groups, answer words, lanes).
     pub(crate) acceptable: Array3<u64>,
     /// Answered questions: (groups, mask words, lanes).
     pub(crate) answered: Array3<u64>,
@@ -46,7 +45,7 @@ impl Population {
         let (wa, wm) = (layout.answer_words(), layout.mask_words());
         Population {
             answers: Array3::zeros((groups, wa, LANES)),
-            acceptable: Array3::zeros((groups, PLANES * wa, LANES)),
+            acceptable: Array3::zeros((groups, wa, LANES)),
             answered: Array3::zeros((groups, wm, LANES)),
             importance: Array3::zeros((groups, PLANES * wm, LANES)),
             profiles: Vec::with_capacity(capacity),
@@ -138,15 +137,15 @@ impl Population {
         for (question, answer) in org.answers.iter().enumerate() {
             let Some(answer) = answer else { continue };
             let slot = self.layout.slot(question);
-            set_bit(&mut answers, slot.answer_bit + usize::from(answer.answer));
+            set_bit(&mut answers, slot.option_bit(usize::from(answer.answer)));
             set_bit(&mut answered, slot.mask_bit);
-            let Some(plane) = answer.importance.plane() else { continue };
-            set_bit(&mut importance, planed(slot.mask_bit, plane));
             for option in 0..slot.options {
                 if answer.accepts(option) {
-                    let bit = planed(slot.answer_bit + usize::from(option), plane);
-                    set_bit(&mut acceptable, bit);
+                    set_bit(&mut acceptable, slot.option_bit(usize::from(option)));
                 }
+            }
+            if let Some(plane) = answer.importance.plane() {
+                set_bit(&mut importance, planed(slot.mask_bit, plane));
             }
         }
     }
@@ -166,24 +165,23 @@ impl Population {
             let (group, lane) = (i / LANES, i % LANES);
             let answers = self.answers.slice(s![group, .., lane]);
             let acceptable = self.acceptable.slice(s![group, .., lane]);
+            let answered = self.answered.slice(s![group, .., lane]);
             let importance = self.importance.slice(s![group, .., lane]);
             for question in 0..questions {
                 let slot = layout.slot(question);
                 let level = (0..PLANES).find(|&p| bit(&importance, planed(slot.mask_bit, p)));
-                let answered = (0..slot.options).any(|o| bit(&answers, slot.answer_bit + usize::from(o)));
-                if answered {
+                if bit(&answered, slot.mask_bit) {
                     dense.answered[[i, question]] = 1.0;
                 }
                 let weight = level.map_or(0.0, |p| WEIGHTED_LEVELS[p].weight() as f32);
                 dense.weight[[i, question]] = weight;
                 for option in 0..usize::from(slot.options) {
                     let column = slot.option_column + option;
-                    if bit(&answers, slot.answer_bit + option) {
+                    if bit(&answers, slot.option_bit(option)) {
                         dense.one_hot[[i, column]] = 1.0;
                     }
                     let Some(plane) = level else { continue };
-                    let accepted = bit(&acceptable, planed(slot.answer_bit + option, plane));
-                    if accepted {
+                    if bit(&acceptable, slot.option_bit(option)) {
                         dense.weighted_acceptable[[i, column]] = weight;
                     } else if plane == MANDATORY_PLANE {
                         dense.mandatory_unacceptable[[i, column]] = 1.0;

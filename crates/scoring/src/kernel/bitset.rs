@@ -1,10 +1,14 @@
-//! The bitset kernel: with answers one-hot and importance one of four weighted levels, the
-//! weighted sums are `sum over levels of weight * popcount(plane AND answers)`. Eight columns
-//! at a time share one vector register (two with AVX2); the row's words are broadcast. The
-//! generic body is compiled once per instruction set and chosen at run time: AVX-512 with
-//! VPOPCNTDQ, AVX2 (popcount by nibble lookup with `vpshufb`, summed per word by `vpsadbw`), or
-//! plain Rust, which compiles `count_ones` to the CPU's popcount instruction where the target
-//! has one (`popcnt` on x86-64 when detected, `cnt` on aarch64).
+//! The bitset kernel. Answers and acceptable sets are option-major (see [`crate::layout`]), so
+//! for a chunk of 64 questions `OR over options of (acceptable[o] AND answers[o])` is one word
+//! with a bit per question that the other side answered acceptably; with importance one of
+//! four weighted levels, each sum is then `sum over levels of weight * popcount(level AND
+//! word)`. Per pair, per chunk and per direction that is one AND-OR per option and eight
+//! popcounts, whatever the number of options. Eight columns at a time share one vector register
+//! (two with AVX2); the row's words are broadcast. The generic body is compiled once per
+//! instruction set and chosen at run time: AVX-512 with VPOPCNTDQ, AVX2 (popcount by nibble
+//! lookup with `vpshufb`, summed per word by `vpsadbw`), or plain Rust, which compiles
+//! `count_ones` to the CPU's popcount instruction where the target has one (`popcnt` on x86-64
+//! when detected, `cnt` on aarch64).
 
 use std::ops::Range;
 
@@ -117,27 +121,23 @@ fn fill_popcnt(kernel: &BitsetKernel, rows: Range<usize>, cols: Range<usize>, co
 type Lanes = [u64; LANES];
 type Planes = [u64; PLANES];
 
-/// The vector operations of the kernel, on eight columns at a time.
+/// The vector operations of the kernel, on eight 64-bit lanes (one per column) at a time.
 trait Simd: Copy {
-    /// Per-plane popcount sums of eight columns.
-    type Sums: Copy;
-    fn zero(self) -> Self::Sums;
-    /// Adds `popcount(row_planes[p] & cols[lane])` (the row's weights on the columns' answers)
-    /// to `forward[p]`, and `popcount(col_planes[p][lane] & row)` (the columns' weights on the
-    /// row's answers) to `backward[p]`.
-    fn accumulate(
-        self,
-        forward: &mut Self::Sums,
-        backward: &mut Self::Sums,
-        row: u64,
-        row_planes: &Planes,
-        cols: &Lanes,
-        col_planes: &[Lanes; PLANES],
-    );
-    /// `sum over planes of weight * sums[plane]`.
-    fn weighted(self, sums: &Self::Sums) -> [f32; LANES];
+    type V: Copy;
+    fn zero(self) -> Self::V;
+    fn load(self, lanes: &Lanes) -> Self::V;
+    /// `word` in every lane.
+    fn splat(self, word: u64) -> Self::V;
+    fn and(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `acc | (a & b)`.
+    fn or_and(self, acc: Self::V, a: Self::V, b: Self::V) -> Self::V;
+    /// The number of set bits of each lane.
+    fn popcount(self, v: Self::V) -> Self::V;
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `sum over planes of weight * sums[plane]`, each lane as `f32`.
+    fn weighted(self, sums: &[Self::V; PLANES]) -> [f32; LANES];
     /// Mandatory questions answered but not accepted: `den - num` of the mandatory plane.
-    fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES];
+    fn unacceptable(self, den: &[Self::V; PLANES], num: &[Self::V; PLANES]) -> [f32; LANES];
 }
 
 /// Plain Rust that the compiler vectorises as it can.
@@ -145,44 +145,50 @@ trait Simd: Copy {
 struct Portable;
 
 impl Simd for Portable {
-    type Sums = [Lanes; PLANES];
+    type V = Lanes;
 
     #[inline(always)]
-    fn zero(self) -> Self::Sums {
-        [[0; LANES]; PLANES]
+    fn zero(self) -> Lanes {
+        [0; LANES]
     }
 
     #[inline(always)]
-    fn accumulate(
-        self,
-        forward: &mut Self::Sums,
-        backward: &mut Self::Sums,
-        row: u64,
-        row_planes: &Planes,
-        cols: &Lanes,
-        col_planes: &[Lanes; PLANES],
-    ) {
-        for plane in 0..PLANES {
-            for lane in 0..LANES {
-                forward[plane][lane] += u64::from((row_planes[plane] & cols[lane]).count_ones());
-                backward[plane][lane] += u64::from((col_planes[plane][lane] & row).count_ones());
-            }
-        }
+    fn load(self, lanes: &Lanes) -> Lanes {
+        *lanes
     }
 
     #[inline(always)]
-    fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
-        let mut out = [0.0f32; LANES];
-        for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
-            for lane in 0..LANES {
-                out[lane] += weight * sums[plane][lane] as f32;
-            }
-        }
-        out
+    fn splat(self, word: u64) -> Lanes {
+        [word; LANES]
     }
 
     #[inline(always)]
-    fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+    fn and(self, a: Lanes, b: Lanes) -> Lanes {
+        std::array::from_fn(|lane| a[lane] & b[lane])
+    }
+
+    #[inline(always)]
+    fn or_and(self, acc: Lanes, a: Lanes, b: Lanes) -> Lanes {
+        std::array::from_fn(|lane| acc[lane] | (a[lane] & b[lane]))
+    }
+
+    #[inline(always)]
+    fn popcount(self, v: Lanes) -> Lanes {
+        v.map(|word| u64::from(word.count_ones()))
+    }
+
+    #[inline(always)]
+    fn add(self, a: Lanes, b: Lanes) -> Lanes {
+        std::array::from_fn(|lane| a[lane] + b[lane])
+    }
+
+    #[inline(always)]
+    fn weighted(self, sums: &[Lanes; PLANES]) -> [f32; LANES] {
+        std::array::from_fn(|lane| (0..PLANES).map(|p| u64::from(LEVEL_WEIGHTS[p]) * sums[p][lane]).sum::<u64>() as f32)
+    }
+
+    #[inline(always)]
+    fn unacceptable(self, den: &[Lanes; PLANES], num: &[Lanes; PLANES]) -> [f32; LANES] {
         std::array::from_fn(|lane| (den[MANDATORY_PLANE][lane] - num[MANDATORY_PLANE][lane]) as f32)
     }
 }
@@ -192,15 +198,15 @@ mod avx512 {
     //! AVX-512 with VPOPCNTDQ: one register holds a word of eight organisations.
 
     use std::arch::x86_64::{
-        __m512i, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _mm512_add_epi64,
-        _mm512_and_si512, _mm512_cvtepu64_ps, _mm512_loadu_si512, _mm512_popcnt_epi64, _mm512_set1_epi64,
-        _mm512_setzero_si512, _mm512_sub_epi64,
+        __m512i, _mm256_storeu_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_cvtepu64_ps, _mm512_loadu_si512,
+        _mm512_mul_epu32, _mm512_popcnt_epi64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_sub_epi64,
+        _mm512_ternarylogic_epi64,
     };
 
-    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Planes, Simd};
+    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Simd};
 
-    /// Proof that the CPU has AVX-512 F, DQ and VPOPCNTDQ, AVX2 and FMA: only [`Avx512::detect`]
-    /// makes one.
+    /// Proof that the CPU has AVX-512 F, DQ, VL and VPOPCNTDQ, AVX2 and FMA: only
+    /// [`Avx512::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Avx512(());
 
@@ -217,55 +223,65 @@ mod avx512 {
         }
     }
 
+    /// `vpternlogq` truth table of `a | (b & c)`.
+    const OR_AND: i32 = 0xf8;
+
     // SAFETY (every block below): a value of `Avx512` exists only when the features the
     // intrinsics need were detected; loads read exactly the 64 bytes of an `[u64; 8]`.
     impl Simd for Avx512 {
-        type Sums = [__m512i; PLANES];
+        type V = __m512i;
 
         #[inline(always)]
-        fn zero(self) -> Self::Sums {
-            unsafe { [_mm512_setzero_si512(); PLANES] }
+        fn zero(self) -> __m512i {
+            unsafe { _mm512_setzero_si512() }
         }
 
         #[inline(always)]
-        fn accumulate(
-            self,
-            forward: &mut Self::Sums,
-            backward: &mut Self::Sums,
-            row: u64,
-            row_planes: &Planes,
-            cols: &Lanes,
-            col_planes: &[Lanes; PLANES],
-        ) {
-            unsafe {
-                let cols = _mm512_loadu_si512(cols.as_ptr().cast());
-                let row = _mm512_set1_epi64(row as i64);
-                for plane in 0..PLANES {
-                    let weights = _mm512_set1_epi64(row_planes[plane] as i64);
-                    let hits = _mm512_popcnt_epi64(_mm512_and_si512(weights, cols));
-                    forward[plane] = _mm512_add_epi64(forward[plane], hits);
-                    let theirs = _mm512_loadu_si512(col_planes[plane].as_ptr().cast());
-                    let hits = _mm512_popcnt_epi64(_mm512_and_si512(theirs, row));
-                    backward[plane] = _mm512_add_epi64(backward[plane], hits);
-                }
-            }
+        fn load(self, lanes: &Lanes) -> __m512i {
+            unsafe { _mm512_loadu_si512(lanes.as_ptr().cast()) }
         }
 
         #[inline(always)]
-        fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
+        fn splat(self, word: u64) -> __m512i {
+            unsafe { _mm512_set1_epi64(word as i64) }
+        }
+
+        #[inline(always)]
+        fn and(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_and_si512(a, b) }
+        }
+
+        #[inline(always)]
+        fn or_and(self, acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_ternarylogic_epi64::<OR_AND>(acc, a, b) }
+        }
+
+        #[inline(always)]
+        fn popcount(self, v: __m512i) -> __m512i {
+            unsafe { _mm512_popcnt_epi64(v) }
+        }
+
+        #[inline(always)]
+        fn add(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_add_epi64(a, b) }
+        }
+
+        #[inline(always)]
+        fn weighted(self, sums: &[__m512i; PLANES]) -> [f32; LANES] {
             let mut out = [0.0f32; LANES];
             unsafe {
-                let mut total = _mm256_setzero_ps();
-                for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
-                    total = _mm256_fmadd_ps(_mm256_set1_ps(*weight), _mm512_cvtepu64_ps(sums[plane]), total);
+                let mut total = sums[0];
+                for plane in 1..PLANES {
+                    let weight = _mm512_set1_epi64(i64::from(LEVEL_WEIGHTS[plane]));
+                    total = _mm512_add_epi64(total, _mm512_mul_epu32(sums[plane], weight));
                 }
-                _mm256_storeu_ps(out.as_mut_ptr(), total);
+                _mm256_storeu_ps(out.as_mut_ptr(), _mm512_cvtepu64_ps(total));
             }
             out
         }
 
         #[inline(always)]
-        fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+        fn unacceptable(self, den: &[__m512i; PLANES], num: &[__m512i; PLANES]) -> [f32; LANES] {
             let mut out = [0.0f32; LANES];
             unsafe {
                 let missing = _mm512_sub_epi64(den[MANDATORY_PLANE], num[MANDATORY_PLANE]);
@@ -285,12 +301,12 @@ mod avx2 {
 
     use std::arch::x86_64::{
         __m256i, _mm256_add_epi8, _mm256_add_epi64, _mm256_and_si256, _mm256_cvtepi32_ps, _mm256_loadu_si256,
-        _mm256_mul_epu32, _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_sad_epu8, _mm256_set1_epi8,
-        _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_shuffle_epi8,
-        _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi64,
+        _mm256_mul_epu32, _mm256_or_si256, _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_sad_epu8,
+        _mm256_set1_epi8, _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_si256,
+        _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi64,
     };
 
-    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Planes, Simd};
+    use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Simd};
 
     /// Proof that the CPU has AVX2 and POPCNT: only [`Avx2::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
@@ -336,46 +352,54 @@ mod avx2 {
     // SAFETY (every block below): a value of `Avx2` exists only when AVX2 was detected; loads
     // read exactly the 64 bytes of an `[u64; 8]`, 32 at a time.
     impl Simd for Avx2 {
-        type Sums = [Pair; PLANES];
+        type V = Pair;
 
         #[inline(always)]
-        fn zero(self) -> Self::Sums {
-            unsafe { [[_mm256_setzero_si256(); 2]; PLANES] }
+        fn zero(self) -> Pair {
+            unsafe { [_mm256_setzero_si256(); 2] }
         }
 
         #[inline(always)]
-        fn accumulate(
-            self,
-            forward: &mut Self::Sums,
-            backward: &mut Self::Sums,
-            row: u64,
-            row_planes: &Planes,
-            cols: &Lanes,
-            col_planes: &[Lanes; PLANES],
-        ) {
+        fn load(self, lanes: &Lanes) -> Pair {
+            unsafe { [_mm256_loadu_si256(lanes.as_ptr().cast()), _mm256_loadu_si256(lanes[4..].as_ptr().cast())] }
+        }
+
+        #[inline(always)]
+        fn splat(self, word: u64) -> Pair {
+            unsafe { [_mm256_set1_epi64x(word as i64); 2] }
+        }
+
+        #[inline(always)]
+        fn and(self, a: Pair, b: Pair) -> Pair {
+            unsafe { [_mm256_and_si256(a[0], b[0]), _mm256_and_si256(a[1], b[1])] }
+        }
+
+        #[inline(always)]
+        fn or_and(self, acc: Pair, a: Pair, b: Pair) -> Pair {
             unsafe {
-                let cols = [_mm256_loadu_si256(cols.as_ptr().cast()), _mm256_loadu_si256(cols[4..].as_ptr().cast())];
-                let row = _mm256_set1_epi64x(row as i64);
-                for plane in 0..PLANES {
-                    let weights = _mm256_set1_epi64x(row_planes[plane] as i64);
-                    let theirs = &col_planes[plane];
-                    for half in 0..2 {
-                        let hits = popcount(_mm256_and_si256(weights, cols[half]));
-                        forward[plane][half] = _mm256_add_epi64(forward[plane][half], hits);
-                        let their_weights = _mm256_loadu_si256(theirs[half * 4..].as_ptr().cast());
-                        let hits = popcount(_mm256_and_si256(their_weights, row));
-                        backward[plane][half] = _mm256_add_epi64(backward[plane][half], hits);
-                    }
-                }
+                [
+                    _mm256_or_si256(acc[0], _mm256_and_si256(a[0], b[0])),
+                    _mm256_or_si256(acc[1], _mm256_and_si256(a[1], b[1])),
+                ]
             }
         }
 
         #[inline(always)]
-        fn weighted(self, sums: &Self::Sums) -> [f32; LANES] {
+        fn popcount(self, v: Pair) -> Pair {
+            unsafe { [popcount(v[0]), popcount(v[1])] }
+        }
+
+        #[inline(always)]
+        fn add(self, a: Pair, b: Pair) -> Pair {
+            unsafe { [_mm256_add_epi64(a[0], b[0]), _mm256_add_epi64(a[1], b[1])] }
+        }
+
+        #[inline(always)]
+        fn weighted(self, sums: &[Pair; PLANES]) -> [f32; LANES] {
             unsafe {
-                let mut total = [_mm256_setzero_si256(); 2];
-                for (plane, weight) in LEVEL_WEIGHTS.iter().enumerate() {
-                    let weight = _mm256_set1_epi64x(*weight as i64);
+                let mut total = sums[0];
+                for plane in 1..PLANES {
+                    let weight = _mm256_set1_epi64x(i64::from(LEVEL_WEIGHTS[plane]));
                     for half in 0..2 {
                         total[half] = _mm256_add_epi64(total[half], _mm256_mul_epu32(sums[plane][half], weight));
                     }
@@ -385,7 +409,7 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn unacceptable(self, den: &Self::Sums, num: &Self::Sums) -> [f32; LANES] {
+        fn unacceptable(self, den: &[Pair; PLANES], num: &[Pair; PLANES]) -> [f32; LANES] {
             unsafe {
                 let (den, num) = (den[MANDATORY_PLANE], num[MANDATORY_PLANE]);
                 to_f32([_mm256_sub_epi64(den[0], num[0]), _mm256_sub_epi64(den[1], num[1])])
@@ -398,7 +422,7 @@ mod avx2 {
 #[derive(Default)]
 struct RowWords {
     answers: Vec<u64>,
-    acceptable: Vec<Planes>,
+    acceptable: Vec<u64>,
     answered: Vec<u64>,
     importance: Vec<Planes>,
 }
@@ -407,7 +431,7 @@ impl RowWords {
     fn gather(
         &mut self,
         answers: &[Lanes],
-        acceptable: &[[Lanes; PLANES]],
+        acceptable: &[Lanes],
         answered: &[Lanes],
         importance: &[[Lanes; PLANES]],
         lane: usize,
@@ -415,7 +439,7 @@ impl RowWords {
         self.answers.clear();
         self.answers.extend(answers.iter().map(|w| w[lane]));
         self.acceptable.clear();
-        self.acceptable.extend(acceptable.iter().map(|planes| planes.map(|w| w[lane])));
+        self.acceptable.extend(acceptable.iter().map(|w| w[lane]));
         self.answered.clear();
         self.answered.extend(answered.iter().map(|w| w[lane]));
         self.importance.clear();
@@ -429,12 +453,13 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
     let layout = population.layout();
     let (wa, wm) = (layout.answer_words(), layout.mask_words());
     let answers = lanes_of(&population.answers);
-    let acceptable = lanes_of(&population.acceptable).as_chunks::<PLANES>().0;
+    let acceptable = lanes_of(&population.acceptable);
     let answered = lanes_of(&population.answered);
     let importance = lanes_of(&population.importance).as_chunks::<PLANES>().0;
     let groups = answers.len() / wa.max(1);
     let first_group = cols.start / LANES;
     let last_group = cols.end.div_ceil(LANES).min(groups);
+    let chunk_words: Vec<Range<usize>> = (0..wm).map(|m| layout.chunk_answer_words(m)).collect();
     let mut row = RowWords::default();
     for (r, i) in rows.enumerate() {
         let (gi, li) = (i / LANES, i % LANES);
@@ -453,37 +478,41 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
             let col_importance = &importance[g * wm..][..wm];
             let mut violations = [0.0f32; LANES];
             for (d, place) in layout.placements().iter().enumerate() {
-                let (mut num_f, mut num_b) = (simd.zero(), simd.zero());
-                let words = place.answer_words.clone();
-                for (((a_i, acc_i), a_j), acc_j) in row.answers[words.clone()]
-                    .iter()
-                    .zip(&row.acceptable[words.clone()])
-                    .zip(&col_answers[words.clone()])
-                    .zip(&col_acceptable[words])
-                {
-                    simd.accumulate(&mut num_f, &mut num_b, *a_i, acc_i, a_j, acc_j);
+                let mut sums = [[simd.zero(); PLANES]; 4];
+                for m in place.mask_words.clone() {
+                    // Bit q: the column answered question q in a way the row accepts (forward),
+                    // and the other way round (backward).
+                    let (mut forward, mut backward) = (simd.zero(), simd.zero());
+                    for w in chunk_words[m].clone() {
+                        forward = simd.or_and(forward, simd.splat(row.acceptable[w]), simd.load(&col_answers[w]));
+                        backward = simd.or_and(backward, simd.splat(row.answers[w]), simd.load(&col_acceptable[w]));
+                    }
+                    let (their_answered, my_answered) = (simd.load(&col_answered[m]), simd.splat(row.answered[m]));
+                    for p in 0..PLANES {
+                        let (mine, theirs) = (simd.splat(row.importance[m][p]), simd.load(&col_importance[m][p]));
+                        let counts = [
+                            simd.popcount(simd.and(forward, mine)),
+                            simd.popcount(simd.and(their_answered, mine)),
+                            simd.popcount(simd.and(backward, theirs)),
+                            simd.popcount(simd.and(my_answered, theirs)),
+                        ];
+                        for (sum, count) in sums.iter_mut().zip(counts) {
+                            sum[p] = if m == place.mask_words.start { count } else { simd.add(sum[p], count) };
+                        }
+                    }
                 }
-                let (mut den_f, mut den_b) = (simd.zero(), simd.zero());
-                let words = place.mask_words.clone();
-                for (((m_i, imp_i), m_j), imp_j) in row.answered[words.clone()]
-                    .iter()
-                    .zip(&row.importance[words.clone()])
-                    .zip(&col_answered[words.clone()])
-                    .zip(&col_importance[words])
-                {
-                    simd.accumulate(&mut den_f, &mut den_b, *m_i, imp_i, m_j, imp_j);
-                }
+                let [num_f, den_f, num_b, den_b] = &sums;
                 if kernel.exclusions {
-                    let (forward, backward) = (simd.unacceptable(&den_f, &num_f), simd.unacceptable(&den_b, &num_b));
+                    let (forward, backward) = (simd.unacceptable(den_f, num_f), simd.unacceptable(den_b, num_b));
                     for lane in 0..LANES {
                         violations[lane] += forward[lane] + backward[lane];
                     }
                 }
                 let out = &mut counts.dimensions[d];
-                store(&mut out.num_forward, r, c, simd.weighted(&num_f));
-                store(&mut out.den_forward, r, c, simd.weighted(&den_f));
-                store(&mut out.num_backward, r, c, simd.weighted(&num_b));
-                store(&mut out.den_backward, r, c, simd.weighted(&den_b));
+                store(&mut out.num_forward, r, c, simd.weighted(num_f));
+                store(&mut out.den_forward, r, c, simd.weighted(den_f));
+                store(&mut out.num_backward, r, c, simd.weighted(num_b));
+                store(&mut out.den_backward, r, c, simd.weighted(den_b));
             }
             store(&mut counts.violations, r, c, violations);
         }
