@@ -4,7 +4,7 @@
 //! `O(threads * (N * k + tile))`; no `N x N` matrix ever exists.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::error::InputError;
 use crate::kernel::{KernelChoice, TileCounts, TileKernel};
@@ -85,6 +85,7 @@ impl<'a> Scorer<'a> {
     }
 
     /// Scores `rows x cols` into `scores` (row stride `stride`); excluded pairs get [`EXCLUDED`].
+    #[inline(always)]
     fn score(&self, counts: &TileCounts, rows: Range<usize>, cols: Range<usize>, scores: &mut [f32], stride: usize) {
         let width = cols.end.min(self.population.len()).saturating_sub(cols.start);
         for (r, i) in rows.enumerate() {
@@ -96,7 +97,8 @@ impl<'a> Scorer<'a> {
                 let (nf, df) = (line(&dim.num_forward), line(&dim.den_forward));
                 let (nb, db) = (line(&dim.num_backward), line(&dim.den_backward));
                 for t in 0..width {
-                    let product = (nf[t] / df[t].max(1.0)) * (nb[t] / db[t].max(1.0));
+                    // One division: both products are exact or nearly (sums are integers).
+                    let product = (nf[t] * nb[t]) / (df[t].max(1.0) * db[t].max(1.0));
                     out[t] += weight * product.sqrt();
                 }
             }
@@ -137,6 +139,7 @@ impl<'a> Scorer<'a> {
 }
 
 /// The first `width` values of row `r` of a tile (tiles are allocated in standard layout).
+#[inline(always)]
 fn row_slice(tile: &ndarray::Array2<f32>, r: usize, width: usize) -> &[f32] {
     let flat = tile.as_slice().expect("tiles are in standard layout");
     &flat[r * tile.ncols()..][..width]
@@ -179,6 +182,8 @@ pub fn top_k_with_progress(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let threads = options.threads().min(tiles.len()).max(1);
+    let vector = Vector::detect();
+    let floors = SharedFloors::new(if threads > 1 { n } else { 0 });
     let worker = || {
         let mut top = TopK::with_slack(n, k, options.slack);
         let mut work = Workspace::new(population, chunk, block);
@@ -187,12 +192,15 @@ pub fn top_k_with_progress(
             let Some(&(a, b)) = tiles.get(t) else { break };
             let rows = a * block..((a + 1) * block).min(n);
             let cols = b * block..((b + 1) * block).min(n);
+            floors.raise(&mut top, rows.clone());
+            floors.raise(&mut top, cols.clone());
             for start in rows.clone().step_by(chunk) {
                 let chunk_rows = start..(start + chunk).min(rows.end);
                 kernel.fill(chunk_rows.clone(), cols.clone(), &mut work.counts);
-                scorer.score(&work.counts, chunk_rows.clone(), cols.clone(), &mut work.scores, work.stride);
-                offer_tile(&mut top, &work, chunk_rows, cols.clone(), a != b);
+                score_and_offer(vector, &scorer, &mut top, &mut work, chunk_rows, cols.clone(), a != b);
             }
+            floors.publish(&top, rows);
+            floors.publish(&top, cols);
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, tiles.len());
         }
         top
@@ -211,20 +219,117 @@ pub fn top_k_with_progress(
     Ok(top)
 }
 
+/// The highest floor any thread's table has reached for each organisation, so that the others
+/// skip what cannot make the merged list: with one table per thread, each would otherwise
+/// insert about `k * ln(N / (threads * k))` candidates per list on its own.
+struct SharedFloors(Vec<AtomicU32>);
+
+impl SharedFloors {
+    fn new(rows: usize) -> SharedFloors {
+        SharedFloors((0..rows).map(|_| AtomicU32::new(Self::key(f32::NEG_INFINITY))).collect())
+    }
+
+    /// An unsigned key in the order of the scores (the sign bit flipped, and every other bit
+    /// for negative scores).
+    fn key(score: f32) -> u32 {
+        let bits = score.to_bits();
+        if bits >> 31 == 1 { !bits } else { bits | 1 << 31 }
+    }
+
+    fn score(key: u32) -> f32 {
+        f32::from_bits(if key >> 31 == 1 { key & !(1 << 31) } else { !key })
+    }
+
+    /// Raises `top`'s floors of `rows` to the shared ones.
+    fn raise(&self, top: &mut TopK, rows: Range<usize>) {
+        for (shared, row) in self.0.get(rows.clone()).into_iter().flatten().zip(rows) {
+            top.raise_floor(row, Self::score(shared.load(Ordering::Relaxed)));
+        }
+    }
+
+    /// Shares `top`'s floors of `rows` where they are higher.
+    fn publish(&self, top: &TopK, rows: Range<usize>) {
+        for (shared, row) in self.0.get(rows.clone()).into_iter().flatten().zip(rows) {
+            let key = Self::key(top.floor(row));
+            if key > shared.load(Ordering::Relaxed) {
+                shared.fetch_max(key, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The vector instructions the scoring and offering code is compiled for (the kernels choose
+/// their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vector {
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Vector {
+    fn detect() -> Vector {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Vector::Avx2;
+        }
+        Vector::Baseline
+    }
+}
+
+/// Scores a filled chunk and offers it to the lists, with the vector width of `vector`.
+fn score_and_offer(
+    vector: Vector,
+    scorer: &Scorer,
+    top: &mut TopK,
+    work: &mut Workspace,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    both_sides: bool,
+) {
+    #[inline(always)]
+    fn body(scorer: &Scorer, top: &mut TopK, work: &mut Workspace, rows: Range<usize>, cols: Range<usize>, both: bool) {
+        scorer.score(&work.counts, rows.clone(), cols.clone(), &mut work.scores, work.stride);
+        offer_tile(top, work, rows, cols, both);
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(scorer: &Scorer, top: &mut TopK, work: &mut Workspace, rows: Range<usize>, cols: Range<usize>, both: bool) {
+        body(scorer, top, work, rows, cols, both)
+    }
+    match vector {
+        // SAFETY: `Vector::detect` found AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Vector::Avx2 => unsafe { avx2(scorer, top, work, rows, cols, both_sides) },
+        Vector::Baseline => body(scorer, top, work, rows, cols, both_sides),
+    }
+}
+
 /// Offers a scored chunk to the rows' lists and, off the diagonal, to the columns' lists.
 /// Eight columns at a time are first tested against the lists' floors, which rejects almost
 /// every pair once the lists have filled.
+#[inline(always)]
 fn offer_tile(top: &mut TopK, work: &Workspace, rows: Range<usize>, cols: Range<usize>, both_sides: bool) {
     for (r, i) in rows.enumerate() {
         let line = &work.scores[r * work.stride..][..cols.len()];
         for (c, chunk) in line.chunks(LANES).enumerate() {
             let first = cols.start + c * LANES;
             let row_floor = top.floor(i);
-            let col_floors = &top.floors()[first..first + chunk.len()];
-            let mut candidate = false;
-            for (score, col_floor) in chunk.iter().zip(col_floors) {
-                candidate |= (*score >= row_floor) | (both_sides & (*score >= *col_floor));
-            }
+            let candidate = match (<&[f32; LANES]>::try_from(chunk), top.floors()[first..].first_chunk::<LANES>()) {
+                (Ok(chunk), Some(col_floors)) => {
+                    // Branch-free, so that it compiles to vector compares and one mask test.
+                    let col_floors = col_floors.map(|floor| if both_sides { floor } else { f32::INFINITY });
+                    let mut hits = 0u32;
+                    for lane in 0..LANES {
+                        hits |= u32::from(chunk[lane] >= row_floor.min(col_floors[lane])) << lane;
+                    }
+                    hits != 0
+                }
+                _ => chunk
+                    .iter()
+                    .zip(&top.floors()[first..])
+                    .any(|(score, col_floor)| (*score >= row_floor) | (both_sides & (*score >= *col_floor))),
+            };
             if !candidate {
                 continue;
             }
@@ -313,4 +418,20 @@ pub fn rescore(
         rebuild(top, j, &score_row(population, model, j, options)?);
     }
     Ok(Rescored { recomputed_rows: stale.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_floor_keys_keep_the_order_of_scores() {
+        let scores = [f32::NEG_INFINITY, -3.5, -0.0, 0.0, 1e-30, 0.25, 0.918, 1.0, f32::INFINITY];
+        for pair in scores.windows(2) {
+            assert!(SharedFloors::key(pair[0]) <= SharedFloors::key(pair[1]), "{pair:?}");
+        }
+        for score in scores {
+            assert_eq!(SharedFloors::score(SharedFloors::key(score)).to_bits(), score.to_bits());
+        }
+    }
 }

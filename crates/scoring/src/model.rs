@@ -79,6 +79,7 @@ impl Model {
 /// Reciprocal complementarity: the geometric mean over both directions of the share of what
 /// one side seeks that the other offers; one direction alone when only one side seeks
 /// anything; 0 when neither does.
+#[inline(always)]
 pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offered_b: u64) -> f32 {
     let share = |sought: u64, offered: u64| {
         (sought != 0).then(|| (sought & offered).count_ones() as f32 / sought.count_ones() as f32)
@@ -92,6 +93,7 @@ pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offe
 
 /// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
 /// The `sectors` dimension: sectors in common over the smaller set (0 when either is empty).
+#[inline(always)]
 pub fn sector_overlap(a: u64, b: u64) -> f32 {
     let smaller = a.count_ones().min(b.count_ones());
     if smaller == 0 { 0.0 } else { (a & b).count_ones() as f32 / smaller as f32 }

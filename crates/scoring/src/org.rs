@@ -41,6 +41,7 @@ pub struct OrgInput {
 
 impl Profile {
     /// Whether this organisation accepts to meet one of `kind`.
+    #[inline(always)]
     pub fn welcomes(&self, kind: u8) -> bool {
         self.seeking_kinds == 0 || self.seeking_kinds >> kind & 1 == 1
     }

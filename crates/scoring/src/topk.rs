@@ -85,6 +85,15 @@ impl TopK {
         &self.floors
     }
 
+    /// Raises the floor of `row` to `floor`, the score of the last of `k + slack` partners that
+    /// `row` has in another table to be merged into this one (another thread's): nothing below
+    /// it can make the merged list.
+    pub(crate) fn raise_floor(&mut self, row: usize, floor: f32) {
+        if floor > self.floors[row] {
+            self.floors[row] = floor;
+        }
+    }
+
     /// Adds rows for organisations appended to the population.
     pub fn grow(&mut self, rows: usize) {
         if rows > self.rows() {
@@ -131,7 +140,7 @@ impl TopK {
             self.lens[row] += 1;
         }
         if self.lens[row] as usize == capacity {
-            self.floors[row] = entries[capacity - 1].score;
+            self.floors[row] = self.floors[row].max(entries[capacity - 1].score);
         }
         Some(at)
     }

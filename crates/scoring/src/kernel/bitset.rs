@@ -460,6 +460,15 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
     let first_group = cols.start / LANES;
     let last_group = cols.end.div_ceil(LANES).min(groups);
     let chunk_words: Vec<Range<usize>> = (0..wm).map(|m| layout.chunk_answer_words(m)).collect();
+    let stride = counts.violations.ncols();
+    // Each dimension's four output tiles, as plain slices (row stride `stride`).
+    let mut outputs: Vec<[&mut [f32]; 4]> = counts
+        .dimensions
+        .iter_mut()
+        .map(|out| [&mut out.num_forward, &mut out.den_forward, &mut out.num_backward, &mut out.den_backward])
+        .map(|tiles| tiles.map(|tile| tile.as_slice_mut().expect("tiles are in standard layout")))
+        .collect();
+    let violation_tile = counts.violations.as_slice_mut().expect("tiles are in standard layout");
     let mut row = RowWords::default();
     for (r, i) in rows.enumerate() {
         let (gi, li) = (i / LANES, i % LANES);
@@ -477,15 +486,21 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
             let col_answered = &answered[g * wm..][..wm];
             let col_importance = &importance[g * wm..][..wm];
             let mut violations = [0.0f32; LANES];
-            for (d, place) in layout.placements().iter().enumerate() {
+            for (place, d) in layout.placements().iter().zip(0..) {
                 let mut sums = [[simd.zero(); PLANES]; 4];
                 for m in place.mask_words.clone() {
                     // Bit q: the column answered question q in a way the row accepts (forward),
                     // and the other way round (backward).
                     let (mut forward, mut backward) = (simd.zero(), simd.zero());
-                    for w in chunk_words[m].clone() {
-                        forward = simd.or_and(forward, simd.splat(row.acceptable[w]), simd.load(&col_answers[w]));
-                        backward = simd.or_and(backward, simd.splat(row.answers[w]), simd.load(&col_acceptable[w]));
+                    let words = chunk_words[m].clone();
+                    for (((mine, theirs), my_acceptable), their_acceptable) in row.answers[words.clone()]
+                        .iter()
+                        .zip(&col_answers[words.clone()])
+                        .zip(&row.acceptable[words.clone()])
+                        .zip(&col_acceptable[words])
+                    {
+                        forward = simd.or_and(forward, simd.splat(*my_acceptable), simd.load(theirs));
+                        backward = simd.or_and(backward, simd.splat(*mine), simd.load(their_acceptable));
                     }
                     let (their_answered, my_answered) = (simd.load(&col_answered[m]), simd.splat(row.answered[m]));
                     for p in 0..PLANES {
@@ -508,13 +523,12 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
                         violations[lane] += forward[lane] + backward[lane];
                     }
                 }
-                let out = &mut counts.dimensions[d];
-                store(&mut out.num_forward, r, c, simd.weighted(num_f));
-                store(&mut out.den_forward, r, c, simd.weighted(den_f));
-                store(&mut out.num_backward, r, c, simd.weighted(num_b));
-                store(&mut out.den_backward, r, c, simd.weighted(den_b));
+                let at = r * stride + c;
+                for (tile, sums) in outputs[d].iter_mut().zip(&sums) {
+                    tile[at..][..LANES].copy_from_slice(&simd.weighted(sums));
+                }
             }
-            store(&mut counts.violations, r, c, violations);
+            violation_tile[r * stride + c..][..LANES].copy_from_slice(&violations);
         }
     }
 }
@@ -523,12 +537,4 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
 fn lanes_of(array: &ndarray::Array3<u64>) -> &[Lanes] {
     let flat = array.as_slice().expect("packed arrays are in standard layout");
     flat.as_chunks::<LANES>().0
-}
-
-/// Writes eight columns of a row; tiles are allocated with a width that is a multiple of 8.
-#[inline(always)]
-fn store(target: &mut ndarray::Array2<f32>, row: usize, col: usize, values: [f32; LANES]) {
-    let stride = target.ncols();
-    let flat = target.as_slice_mut().expect("tiles are in standard layout");
-    flat[row * stride + col..][..LANES].copy_from_slice(&values);
 }
