@@ -54,7 +54,9 @@ impl Isa {
 pub(crate) struct BitsetKernel<'a> {
     population: &'a Population,
     exclusions: bool,
-    /// The instruction set asked for; one the CPU lacks falls back to the next it has.
+    /// The instruction set asked for; one the CPU lacks falls back to the next it has (only
+    /// x86-64 has a choice).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     isa: Isa,
 }
 
