@@ -85,6 +85,36 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         incremental: usize,
     },
+    /// Recall of planted partners that only shared values give away, for the engine and for
+    /// the plain OkCupid formula, on a synthetic population (see `cli/src/quality.rs`).
+    Quality {
+        /// Planted pairs, each sharing one values profile.
+        #[arg(long, default_value_t = 16)]
+        pairs: usize,
+        /// Organisations with profiles of their own, offering the same capability in the
+        /// same sector.
+        #[arg(long, default_value_t = 200)]
+        decoys: usize,
+        /// Probability that an organisation's own answer is its profile's preferred one.
+        #[arg(long, default_value_t = 0.25)]
+        fidelity: f64,
+        /// Probability that a profile accepts an option besides its preferred one.
+        #[arg(long, default_value_t = 0.25)]
+        acceptable_share: f64,
+        /// Probability that an organisation's acceptable set departs from its profile's on an
+        /// option.
+        #[arg(long, default_value_t = 0.1)]
+        acceptable_noise: f64,
+        /// Planted partners also offer and seek each other's capability.
+        #[arg(long)]
+        complementary: bool,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Populations, one per seed from `seed` on.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -196,6 +226,40 @@ fn service(command: Command) -> anyhow::Result<()> {
     })
 }
 
+/// `bench quality`: one line per seed, then the spread.
+fn quality(params: &crate::quality::Params, seeds: u64) -> anyhow::Result<()> {
+    use crate::quality::{run, spread};
+    let catalogue = domain::Catalogue::builtin()?;
+    let mut rows = Vec::new();
+    for seed in params.seed..params.seed + seeds.max(1) {
+        let outcome = run(&catalogue, &crate::quality::Params { seed, ..params.clone() })?;
+        println!(
+            "seed={seed} engine_recall_at_5={:.3} engine_recall_at_10={:.3} okcupid_recall_at_5={:.3} \
+             okcupid_recall_at_10={:.3} bayes_recall_at_5={:.3} bayes_recall_at_10={:.3}",
+            outcome.engine.at_5,
+            outcome.engine.at_10,
+            outcome.okcupid.at_5,
+            outcome.okcupid.at_10,
+            outcome.bayes.at_5,
+            outcome.bayes.at_10
+        );
+        rows.push(outcome);
+    }
+    let series: [(&str, Vec<f64>); 6] = [
+        ("engine_recall_at_5", rows.iter().map(|o| o.engine.at_5).collect()),
+        ("engine_recall_at_10", rows.iter().map(|o| o.engine.at_10).collect()),
+        ("okcupid_recall_at_5", rows.iter().map(|o| o.okcupid.at_5).collect()),
+        ("okcupid_recall_at_10", rows.iter().map(|o| o.okcupid.at_10).collect()),
+        ("bayes_recall_at_5", rows.iter().map(|o| o.bayes.at_5).collect()),
+        ("bayes_recall_at_10", rows.iter().map(|o| o.bayes.at_10).collect()),
+    ];
+    for (name, values) in series {
+        let (mean, least, greatest) = spread(&values);
+        println!("{name} mean={mean:.3} min={least:.3} max={greatest:.3}");
+    }
+    Ok(())
+}
+
 /// Runs the `matchwell` command with the process's arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -211,6 +275,27 @@ pub fn main() -> ExitCode {
             };
             let options = scoring::Options { threads, kernel, block, slack: 0 };
             bench::score(&inputs, top_k, &options, incremental).map(|report| println!("{report}"))
+        }
+        Command::Bench(BenchCommand::Quality {
+            pairs,
+            decoys,
+            fidelity,
+            acceptable_share,
+            acceptable_noise,
+            complementary,
+            seed,
+            seeds,
+        }) => {
+            let params = crate::quality::Params {
+                pairs,
+                decoys,
+                fidelity,
+                acceptable_share,
+                acceptable_noise,
+                complementary,
+                seed,
+            };
+            quality(&params, seeds)
         }
         command => service(command),
     };

@@ -6,4 +6,5 @@ pub mod bench;
 pub mod command;
 pub mod demo;
 pub mod ops;
+pub mod quality;
 pub mod report;
