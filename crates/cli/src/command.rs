@@ -88,29 +88,8 @@ enum BenchCommand {
     /// Recall of planted partners that only shared values give away, for the engine and for
     /// the plain OkCupid formula, on a synthetic population (see `cli/src/quality.rs`).
     Quality {
-        /// Planted pairs, each sharing one values profile.
-        #[arg(long, default_value_t = 16)]
-        pairs: usize,
-        /// Organisations with profiles of their own, offering the same capability in the
-        /// same sector.
-        #[arg(long, default_value_t = 200)]
-        decoys: usize,
-        /// Probability that an organisation's own answer is its profile's preferred one.
-        #[arg(long, default_value_t = 0.25)]
-        fidelity: f64,
-        /// Probability that a profile accepts an option besides its preferred one.
-        #[arg(long, default_value_t = 0.25)]
-        acceptable_share: f64,
-        /// Probability that an organisation's acceptable set departs from its profile's on an
-        /// option.
-        #[arg(long, default_value_t = 0.1)]
-        acceptable_noise: f64,
-        /// Planted partners also offer and seek each other's capability.
-        #[arg(long)]
-        complementary: bool,
-        /// First seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        #[command(flatten)]
+        params: crate::quality::Params,
         /// Populations, one per seed from `seed` on.
         #[arg(long, default_value_t = 5)]
         seeds: u64,
@@ -276,27 +255,7 @@ pub fn main() -> ExitCode {
             let options = scoring::Options { threads, kernel, block, slack: 0 };
             bench::score(&inputs, top_k, &options, incremental).map(|report| println!("{report}"))
         }
-        Command::Bench(BenchCommand::Quality {
-            pairs,
-            decoys,
-            fidelity,
-            acceptable_share,
-            acceptable_noise,
-            complementary,
-            seed,
-            seeds,
-        }) => {
-            let params = crate::quality::Params {
-                pairs,
-                decoys,
-                fidelity,
-                acceptable_share,
-                acceptable_noise,
-                complementary,
-                seed,
-            };
-            quality(&params, seeds)
-        }
+        Command::Bench(BenchCommand::Quality { params, seeds }) => quality(&params, seeds),
         command => service(command),
     };
     match result {

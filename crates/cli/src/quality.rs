@@ -23,18 +23,31 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scoring::{DimensionSpec, Importance, Layout, Model, Options, OrgInput, Population, Profile, QuestionAnswer};
 
-/// The benchmark's parameters.
-#[derive(Debug, Clone, PartialEq)]
+/// The benchmark's parameters (also its command-line options).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Params {
+    /// Planted pairs, each sharing one values profile.
+    #[arg(long, default_value_t = 16)]
     pub pairs: usize,
+    /// Organisations with profiles of their own, offering the same capability in the same
+    /// sector.
+    #[arg(long, default_value_t = 200)]
     pub decoys: usize,
     /// Probability that an organisation's own answer is its profile's preferred one.
+    #[arg(long, default_value_t = 0.25)]
     pub fidelity: f64,
     /// Probability that a profile accepts an option other than its preferred one.
+    #[arg(long, default_value_t = 0.25)]
     pub acceptable_share: f64,
-    /// Probability that an organisation's acceptable set differs from its profile's on an option.
+    /// Probability that an organisation's acceptable set departs from its profile's on an
+    /// option.
+    #[arg(long, default_value_t = 0.1)]
     pub acceptable_noise: f64,
+    /// Planted partners also offer and seek each other's capability.
+    #[arg(long)]
     pub complementary: bool,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
