@@ -160,7 +160,7 @@ fn profile(i: usize, params: &Params) -> Profile {
     let mut profile = Profile { sectors: 1, capabilities_offered: 1 << SHARED_CAPABILITY, ..Profile::default() };
     if params.complementary && i < 2 * params.pairs {
         let (a, b) = (1..64u32).flat_map(|a| (a + 1..64).map(move |b| (a, b))).nth(i / 2).expect("at most 1,953 pairs");
-        let (mine, theirs) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        let (mine, theirs) = if i.is_multiple_of(2) { (a, b) } else { (b, a) };
         profile.capabilities_offered = 1 << mine;
         profile.capabilities_sought = 1 << theirs;
     }
