@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::error::InputError;
 use crate::kernel::{KernelChoice, TileCounts, TileKernel};
-use crate::model::{Model, complementarity, sector_overlap};
+use crate::model::{Model, complementarity, sector_overlap, shared_standards};
 use crate::population::{LANES, Population};
 use crate::topk::{Partner, TopK};
 
@@ -55,7 +55,7 @@ fn kernel<'a>(
     choice: KernelChoice,
     whole_tiles: bool,
 ) -> Box<dyn TileKernel + 'a> {
-    crate::kernel::make(population, model.mandatory_excludes, choice, whole_tiles)
+    crate::kernel::make(population, crate::kernel::Extras::of(model), choice, whole_tiles)
 }
 
 /// Turns a tile of sums into overall scores.
@@ -66,6 +66,7 @@ struct Scorer<'a> {
     dimension_weights: Vec<f32>,
     complementarity_weight: f32,
     sector_weight: f32,
+    standards_weight: f32,
     /// Whether any organisation restricts the kinds it meets.
     kind_filters: bool,
 }
@@ -80,6 +81,7 @@ impl<'a> Scorer<'a> {
             dimension_weights: model.dimension_weights.iter().map(|w| w / total).collect(),
             complementarity_weight: model.complementarity_weight / total,
             sector_weight: model.sector_weight / total,
+            standards_weight: model.standards_weight / total,
             kind_filters: population.profiles.iter().any(|p| p.seeking_kinds != 0),
         })
     }
@@ -114,6 +116,17 @@ impl<'a> Scorer<'a> {
                     );
                     out[t] += self.complementarity_weight * c
                         + self.sector_weight * sector_overlap(me.sectors, other.sectors);
+                }
+            }
+            if self.standards_weight > 0.0 {
+                let disagreements = row_slice(&counts.disagreements, r, width);
+                let judged = row_slice(&counts.judged, r, width);
+                let others = &self.population.openness[cols.start..cols.start + width];
+                let mine = self.population.openness[i];
+                for (t, other) in others.iter().enumerate() {
+                    let (mine, theirs) = ((mine.accepted, mine.options), (other.accepted, other.options));
+                    let shared = shared_standards(disagreements[t] as u32, judged[t] as u32, mine, theirs);
+                    out[t] += self.standards_weight * shared;
                 }
             }
             if self.model.mandatory_excludes {

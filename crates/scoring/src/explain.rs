@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use crate::error::InputError;
 use crate::importance::Importance;
 use crate::layout::Layout;
-use crate::model::{Model, complementarity, sector_overlap};
+use crate::model::{Model, complementarity, sector_overlap, shared_standards};
 use crate::org::OrgInput;
 
 /// Why a pair may never be suggested.
@@ -108,6 +108,8 @@ pub struct Compatibility {
     pub dimensions: Vec<f32>,
     pub complementarity: f32,
     pub sectors: f32,
+    /// Shared standards over every question both answered ([`crate::shared_standards`]).
+    pub standards: f32,
     /// The weighted combination the engine ranks by.
     pub score: f32,
     pub confidence: f32,
@@ -138,12 +140,16 @@ pub fn compatibility(
     // Per dimension: (num, den) of the viewer's satisfaction, then of the other's.
     let mut sums = vec![[0u32; 4]; dimensions];
     let mut common_questions = 0;
+    // Options judged differently, and all options, of the questions both answered.
+    let (mut disagreements, mut judged) = (0u32, 0u32);
     let mut excluded = None;
     let mut agreements = Vec::new();
     let mut conflicts = Vec::new();
     for (q, (mine, theirs)) in viewer.answers.iter().zip(&other.answers).enumerate() {
         let (Some(mine), Some(theirs)) = (mine, theirs) else { continue };
         common_questions += 1;
+        disagreements += (mine.acceptable ^ theirs.acceptable).count_ones();
+        judged += u32::from(layout.options(q));
         let (my_weight, their_weight) = (mine.importance.weight(), theirs.importance.weight());
         let i_accept = mine.accepts(theirs.answer);
         let they_accept = theirs.accepts(mine.answer);
@@ -179,6 +185,8 @@ pub fn compatibility(
         them.capabilities_offered,
     );
     let sectors = sector_overlap(me.sectors, them.sectors);
+    let standards =
+        shared_standards(disagreements, judged, viewer.openness(layout).pair(), other.openness(layout).pair());
     if !model.mandatory_excludes && matches!(excluded, Some(Exclusion::Mandatory { .. })) {
         excluded = None;
     }
@@ -191,6 +199,7 @@ pub fn compatibility(
         score += weight / total * value;
     }
     score += model.complementarity_weight / total * complementarity + model.sector_weight / total * sectors;
+    score += model.standards_weight / total * standards;
 
     let mut reasons = Vec::new();
     let strongest = dimension_scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
@@ -224,6 +233,7 @@ pub fn compatibility(
         dimensions: dimension_scores,
         complementarity,
         sectors,
+        standards,
         score,
         confidence: model.confidence(common_questions),
         common_questions,

@@ -44,6 +44,9 @@ pub struct Layout {
     questions: Vec<QuestionSlot>,
     /// Per mask word: its chunk's option words.
     chunk_answer_words: Vec<std::ops::Range<usize>>,
+    /// Per mask word: the questions of its chunk that have option `o`, for each option word
+    /// `o`, with equal masks merged as `(mask, option words)` (masks only shrink as `o` grows).
+    chunk_option_masks: Vec<Vec<(u64, u32)>>,
     answer_words: usize,
     mask_words: usize,
     option_columns: usize,
@@ -76,6 +79,7 @@ impl Layout {
         let mut placements = Vec::with_capacity(dimensions.len());
         let mut questions = Vec::new();
         let mut chunk_answer_words = Vec::new();
+        let mut chunk_option_masks = Vec::new();
         let (mut answer_word, mut mask_word, mut option_column) = (0, 0, 0);
         for (d, dimension) in dimensions.iter().enumerate() {
             if dimension.questions.is_empty() {
@@ -98,6 +102,19 @@ impl Layout {
                     option_column += usize::from(question.options);
                 }
                 chunk_answer_words.push(answer_word..answer_word + usize::from(widest));
+                let mut masks: Vec<(u64, u32)> = Vec::new();
+                for option in 0..widest {
+                    let mask = chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, question)| question.options > option)
+                        .fold(0u64, |mask, (q, _)| mask | 1 << q);
+                    match masks.last_mut() {
+                        Some((last, count)) if *last == mask => *count += 1,
+                        _ => masks.push((mask, 1)),
+                    }
+                }
+                chunk_option_masks.push(masks);
                 answer_word += usize::from(widest);
                 mask_word += 1;
             }
@@ -113,6 +130,7 @@ impl Layout {
             placements,
             questions,
             chunk_answer_words,
+            chunk_option_masks,
             answer_words: answer_word,
             mask_words: mask_word,
             option_columns: option_column,
@@ -167,6 +185,12 @@ impl Layout {
         self.chunk_answer_words[mask_word].clone()
     }
 
+    /// The questions of mask word `mask_word`'s chunk that have each option, as `(mask, number
+    /// of option words with that mask)`.
+    pub(crate) fn chunk_option_masks(&self, mask_word: usize) -> &[(u64, u32)] {
+        &self.chunk_option_masks[mask_word]
+    }
+
     pub(crate) fn answer_words(&self) -> usize {
         self.answer_words
     }
@@ -211,6 +235,12 @@ mod tests {
         assert_eq!(layout.slot(15 + 64).mask_bit, 3 * 64);
         assert_eq!(layout.slot(15 + 65).option_bit(1), 12 * 64 + 1);
         assert_eq!(layout.dimension_of(14), 1);
+        assert_eq!(layout.chunk_option_masks(0), [((1 << 13) - 1, 5)]);
+        assert_eq!(
+            layout.chunk_option_masks(1),
+            [(0b11, 3), (0b10, 1)],
+            "only the second question has a fourth option"
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use importance::Importance;
 pub use kernel::KernelChoice;
 pub use layout::{DimensionSpec, Layout, MAX_OPTIONS, QuestionSpec};
 pub use learn::{Evaluation, Example, LearnOptions, Learned, learn};
-pub use model::{Model, sector_overlap};
+pub use model::{Model, sector_overlap, shared_standards};
 pub use org::{OrgInput, Profile, QuestionAnswer};
 pub use population::Population;
 pub use topk::{Partner, TopK};

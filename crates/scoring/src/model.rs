@@ -14,6 +14,8 @@ pub struct Model {
     pub complementarity_weight: f32,
     /// Weight of shared sectors.
     pub sector_weight: f32,
+    /// Weight of shared standards (see [`shared_standards`]).
+    pub standards_weight: f32,
     /// Whether a `mandatory` question answered unacceptably excludes the pair.
     pub mandatory_excludes: bool,
     /// Number of questions in common at which the confidence reaches one half.
@@ -28,6 +30,7 @@ impl Model {
             dimension_weights: vec![1.0; layout.dimensions().len()],
             complementarity_weight: 0.0,
             sector_weight: 0.0,
+            standards_weight: 0.0,
             mandatory_excludes: false,
             confidence_half: 10.0,
         }
@@ -42,6 +45,7 @@ impl Model {
             dimension_weights: vec![1.0; dimensions],
             complementarity_weight: dimensions as f32 / 2.0,
             sector_weight: 0.5,
+            standards_weight: 0.0,
             mandatory_excludes: true,
             confidence_half: 10.0,
         }
@@ -53,7 +57,10 @@ impl Model {
         if self.dimension_weights.len() != expected {
             return Err(InputError::WeightCount { got: self.dimension_weights.len(), expected });
         }
-        let weights = || self.dimension_weights.iter().chain([&self.complementarity_weight, &self.sector_weight]);
+        let weights = || {
+            let profile = [&self.complementarity_weight, &self.sector_weight, &self.standards_weight];
+            self.dimension_weights.iter().chain(profile)
+        };
         let valid = weights().all(|w| w.is_finite() && *w >= 0.0) && weights().any(|w| *w > 0.0);
         if !(valid && self.confidence_half.is_finite() && self.confidence_half > 0.0) {
             return Err(InputError::Weights);
@@ -61,8 +68,12 @@ impl Model {
         Ok(())
     }
 
-    pub(crate) fn total_weight(&self) -> f32 {
-        self.dimension_weights.iter().sum::<f32>() + self.complementarity_weight + self.sector_weight
+    /// The sum of every weight; the overall score divides by it.
+    pub fn total_weight(&self) -> f32 {
+        self.dimension_weights.iter().sum::<f32>()
+            + self.complementarity_weight
+            + self.sector_weight
+            + self.standards_weight
     }
 
     pub(crate) fn uses_profile(&self) -> bool {
@@ -91,6 +102,28 @@ pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offe
     }
 }
 
+/// Shared standards: over the questions both answered, how often the two organisations judge
+/// an answer alike (both accept it from a partner, or both rule it out), beyond what their
+/// openness alone would give by chance — Cohen's kappa, with the chance agreement
+/// `p_a p_b + (1 - p_a)(1 - p_b)` from each side's share of accepted options over all its
+/// answers. Organisations that accept and rule out the same things share values; two that
+/// accept almost everything agree often and say little. 0 when nothing was judged by both or
+/// chance explains every agreement; negative agreement counts as 0.
+///
+/// `disagreements` and `judged` count options (judged differently; of questions both answered);
+/// `a` and `b` are each side's `(accepted, options)` over its own answers. Integer inputs, one
+/// rounding: every kernel and the reference give the same value.
+pub fn shared_standards(disagreements: u32, judged: u32, a: (u32, u32), b: (u32, u32)) -> f32 {
+    let (d, j) = (f64::from(disagreements), f64::from(judged));
+    let ((acc_a, opt_a), (acc_b, opt_b)) = ((f64::from(a.0), f64::from(a.1)), (f64::from(b.0), f64::from(b.1)));
+    // kappa = (share - e) / (1 - e), share = (j - d) / j, e = chance / (opt_a * opt_b).
+    let both = opt_a * opt_b;
+    let chance = acc_a * acc_b + (opt_a - acc_a) * (opt_b - acc_b);
+    let numerator = (j - d) * both - j * chance;
+    let denominator = j * (both - chance);
+    if denominator <= 0.0 { 0.0 } else { (numerator / denominator).clamp(0.0, 1.0) as f32 }
+}
+
 /// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
 /// The `sectors` dimension: sectors in common over the smaller set (0 when either is empty).
 #[inline(always)]
@@ -102,6 +135,18 @@ pub fn sector_overlap(a: u64, b: u64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_standards_discount_chance_agreement() {
+        // Judged alike on 8 of 10 options; each side accepts half of its options: chance 0.5.
+        assert!((shared_standards(2, 10, (5, 10), (10, 20)) - 0.6).abs() < 1e-6);
+        // The same agreement between two that accept nearly everything is mostly chance.
+        assert!(shared_standards(2, 10, (9, 10), (9, 10)) < 0.0 + 1e-6);
+        assert_eq!(shared_standards(0, 10, (10, 10), (10, 10)), 0.0, "both accept everything: chance explains it");
+        assert_eq!(shared_standards(0, 0, (5, 10), (5, 10)), 0.0, "nothing judged by both");
+        assert_eq!(shared_standards(0, 10, (5, 10), (5, 10)), 1.0);
+        assert_eq!(shared_standards(10, 10, (5, 10), (5, 10)), 0.0, "disagreeing on everything is not negative");
+    }
 
     #[test]
     fn complementarity_is_reciprocal() {

@@ -39,6 +39,32 @@ pub struct OrgInput {
     pub profile: Profile,
 }
 
+/// How open an organisation is: of the options of the questions it answered, how many it
+/// accepts from a partner. The shared-standards term discounts the agreement two organisations
+/// would reach by chance from their openness alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Openness {
+    pub accepted: u32,
+    pub options: u32,
+}
+
+impl Openness {
+    /// `(accepted, options)`.
+    pub fn pair(self) -> (u32, u32) {
+        (self.accepted, self.options)
+    }
+}
+
+impl OrgInput {
+    pub(crate) fn openness(&self, layout: &crate::Layout) -> Openness {
+        let answered = self.answers.iter().enumerate().filter_map(|(q, a)| Some((q, a.as_ref()?)));
+        answered.fold(Openness::default(), |open, (q, answer)| Openness {
+            accepted: open.accepted + answer.acceptable.count_ones(),
+            options: open.options + u32::from(layout.options(q)),
+        })
+    }
+}
+
 impl Profile {
     /// Whether this organisation accepts to meet one of `kind`.
     #[inline(always)]

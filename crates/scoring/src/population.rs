@@ -7,7 +7,7 @@ use ndarray::{Array2, Array3, ArrayView1, ArrayViewMut1, s};
 use crate::error::InputError;
 use crate::importance::{MANDATORY_PLANE, WEIGHTED_LEVELS};
 use crate::layout::Layout;
-use crate::org::{OrgInput, Profile};
+use crate::org::{Openness, OrgInput, Profile};
 
 /// Organisations per lane group.
 pub(crate) const LANES: usize = 8;
@@ -28,6 +28,7 @@ pub struct Population {
     /// Answered questions at each weighted level: (groups, mask words * planes, lanes).
     pub(crate) importance: Array3<u64>,
     pub(crate) profiles: Vec<Profile>,
+    pub(crate) openness: Vec<Openness>,
 }
 
 impl Population {
@@ -49,6 +50,7 @@ impl Population {
             answered: Array3::zeros((groups, wm, LANES)),
             importance: Array3::zeros((groups, PLANES * wm, LANES)),
             profiles: Vec::with_capacity(capacity),
+            openness: Vec::with_capacity(capacity),
             layout,
             len: 0,
         }
@@ -79,6 +81,7 @@ impl Population {
         }
         self.len += 1;
         self.profiles.push(org.profile);
+        self.openness.push(org.openness(&self.layout));
         self.write(index, org);
         Ok(index)
     }
@@ -90,6 +93,7 @@ impl Population {
         }
         self.check(index, org)?;
         self.profiles[index] = org.profile;
+        self.openness[index] = org.openness(&self.layout);
         self.write(index, org);
         Ok(())
     }
@@ -160,6 +164,8 @@ impl Population {
             mandatory_unacceptable: Array2::zeros((n, columns)),
             answered: Array2::zeros((n, questions)),
             weight: Array2::zeros((n, questions)),
+            acceptable: Array2::zeros((n, columns)),
+            answered_options: Array2::zeros((n, columns)),
         };
         for i in 0..n {
             let (group, lane) = (i / LANES, i % LANES);
@@ -170,7 +176,8 @@ impl Population {
             for question in 0..questions {
                 let slot = layout.slot(question);
                 let level = (0..PLANES).find(|&p| bit(&importance, planed(slot.mask_bit, p)));
-                if bit(&answered, slot.mask_bit) {
+                let is_answered = bit(&answered, slot.mask_bit);
+                if is_answered {
                     dense.answered[[i, question]] = 1.0;
                 }
                 let weight = level.map_or(0.0, |p| WEIGHTED_LEVELS[p].weight() as f32);
@@ -179,6 +186,12 @@ impl Population {
                     let column = slot.option_column + option;
                     if bit(&answers, slot.option_bit(option)) {
                         dense.one_hot[[i, column]] = 1.0;
+                    }
+                    if is_answered {
+                        dense.answered_options[[i, column]] = 1.0;
+                        if bit(&acceptable, slot.option_bit(option)) {
+                            dense.acceptable[[i, column]] = 1.0;
+                        }
                     }
                     let Some(plane) = level else { continue };
                     if bit(&acceptable, slot.option_bit(option)) {
@@ -201,6 +214,9 @@ pub(crate) struct DenseOperands {
     pub mandatory_unacceptable: Array2<f32>,
     pub answered: Array2<f32>,
     pub weight: Array2<f32>,
+    /// Acceptable options (0/1), and every option of an answered question.
+    pub acceptable: Array2<f32>,
+    pub answered_options: Array2<f32>,
 }
 
 /// Bit index of `bit` in the plane `plane` of a word-major planed array.

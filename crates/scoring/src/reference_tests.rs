@@ -19,9 +19,19 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
     }
     let total: f64 = model.dimension_weights.iter().map(|w| f64::from(*w)).sum::<f64>()
         + f64::from(model.complementarity_weight)
-        + f64::from(model.sector_weight);
+        + f64::from(model.sector_weight)
+        + f64::from(model.standards_weight);
     let mut score = 0.0;
     let mut question = 0;
+    // Shared standards: options judged alike over questions both answered, against chance.
+    let (mut alike, mut judged) = (0.0, 0.0);
+    let openness = |org: &OrgInput| {
+        let answered = org.answers.iter().enumerate().filter_map(|(q, a)| Some((q, a.as_ref()?)));
+        let (accepted, options) = answered.fold((0.0, 0.0), |(accepted, options), (q, a)| {
+            (accepted + f64::from(a.acceptable.count_ones()), options + f64::from(layout.options(q)))
+        });
+        if options == 0.0 { 0.0 } else { accepted / options }
+    };
     for (d, dimension) in layout.dimensions().iter().enumerate() {
         let (mut num_ab, mut den_ab, mut num_ba, mut den_ba) = (0.0, 0.0, 0.0, 0.0);
         for _ in &dimension.questions {
@@ -31,6 +41,10 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
                 let mandatory = |q: &QuestionAnswer, ok: bool| q.importance == Importance::Mandatory && !ok;
                 if model.mandatory_excludes && (mandatory(x, a_accepts) || mandatory(y, b_accepts)) {
                     return None;
+                }
+                for option in 0..layout.options(question) {
+                    alike += f64::from(u8::from(x.accepts(option) == y.accepts(option)));
+                    judged += 1.0;
                 }
                 let (wx, wy) = (f64::from(x.importance.weight()), f64::from(y.importance.weight()));
                 den_ab += wx;
@@ -60,6 +74,11 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
         if smaller == 0 { 0.0 } else { f64::from((pa.sectors & pb.sectors).count_ones()) / f64::from(smaller) };
     score += f64::from(model.complementarity_weight) / total * complementarity;
     score += f64::from(model.sector_weight) / total * sectors;
+    let (pa, pb) = (openness(a), openness(b));
+    let chance = pa * pb + (1.0 - pa) * (1.0 - pb);
+    let standards =
+        if judged == 0.0 || chance >= 1.0 { 0.0 } else { ((alike / judged - chance) / (1.0 - chance)).clamp(0.0, 1.0) };
+    score += f64::from(model.standards_weight) / total * standards;
     Some(score)
 }
 
@@ -106,7 +125,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         .prop_flat_map(|(dims, n, k)| {
             let questions: usize = dims.iter().map(Vec::len).sum();
             let orgs = prop::collection::vec((prop::collection::vec(answer(), questions), profile()), n);
-            let weights = prop::collection::vec(0..4u8, dims.len() + 2);
+            let weights = prop::collection::vec(0..4u8, dims.len() + 3);
             let options = (
                 0..3usize,
                 prop_oneof![
@@ -159,6 +178,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             model.dimension_weights = weights[..d].iter().map(|w| f32::from(*w)).collect();
             model.complementarity_weight = f32::from(weights[d]);
             model.sector_weight = f32::from(weights[d + 1]);
+            model.standards_weight = f32::from(weights[d + 2]);
             if model.check(&layout).is_err() {
                 model.dimension_weights[0] = 1.0;
             }
@@ -332,7 +352,7 @@ fn a_long_dimension_agrees_with_the_reference_in_every_kernel() {
         })
         .collect();
     let population = Population::new(layout.clone(), &orgs).expect("valid");
-    let model = Model::plain(&layout);
+    let model = Model { standards_weight: 2.0, ..Model::plain(&layout) };
     for kernel in EVERY_KERNEL {
         let top = top_k(&population, &model, 5, &Options { kernel, ..Options::default() }).expect("valid");
         for row in 0..orgs.len() {

@@ -15,7 +15,7 @@ use std::ops::Range;
 use crate::importance::{LEVEL_WEIGHTS, MANDATORY_PLANE};
 use crate::population::{LANES, Population};
 
-use super::{TileCounts, TileKernel};
+use super::{Extras, TileCounts, TileKernel};
 
 const PLANES: usize = LEVEL_WEIGHTS.len();
 
@@ -53,7 +53,7 @@ impl Isa {
 #[derive(Debug)]
 pub(crate) struct BitsetKernel<'a> {
     population: &'a Population,
-    exclusions: bool,
+    extras: Extras,
     /// The instruction set asked for; one the CPU lacks falls back to the next it has (only
     /// x86-64 has a choice).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -61,8 +61,8 @@ pub(crate) struct BitsetKernel<'a> {
 }
 
 impl<'a> BitsetKernel<'a> {
-    pub fn new(population: &'a Population, exclusions: bool, isa: Isa) -> BitsetKernel<'a> {
-        BitsetKernel { population, exclusions, isa }
+    pub fn new(population: &'a Population, extras: Extras, isa: Isa) -> BitsetKernel<'a> {
+        BitsetKernel { population, extras, isa }
     }
 }
 
@@ -133,6 +133,12 @@ trait Simd: Copy {
     fn and(self, a: Self::V, b: Self::V) -> Self::V;
     /// `acc | (a & b)`.
     fn or_and(self, acc: Self::V, a: Self::V, b: Self::V) -> Self::V;
+    /// `(a ^ b) & c`.
+    fn xor_and(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Each lane times `factor` (lanes and products below 2^32).
+    fn scale(self, v: Self::V, factor: u32) -> Self::V;
+    /// Each lane (below 2^24) as `f32`.
+    fn to_f32(self, v: Self::V) -> [f32; LANES];
     /// The number of set bits of each lane.
     fn popcount(self, v: Self::V) -> Self::V;
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
@@ -172,6 +178,21 @@ impl Simd for Portable {
     #[inline(always)]
     fn or_and(self, acc: Lanes, a: Lanes, b: Lanes) -> Lanes {
         std::array::from_fn(|lane| acc[lane] | (a[lane] & b[lane]))
+    }
+
+    #[inline(always)]
+    fn xor_and(self, a: Lanes, b: Lanes, c: Lanes) -> Lanes {
+        std::array::from_fn(|lane| (a[lane] ^ b[lane]) & c[lane])
+    }
+
+    #[inline(always)]
+    fn scale(self, v: Lanes, factor: u32) -> Lanes {
+        v.map(|lane| lane * u64::from(factor))
+    }
+
+    #[inline(always)]
+    fn to_f32(self, v: Lanes) -> [f32; LANES] {
+        v.map(|lane| lane as f32)
     }
 
     #[inline(always)]
@@ -227,6 +248,8 @@ mod avx512 {
 
     /// `vpternlogq` truth table of `a | (b & c)`.
     const OR_AND: i32 = 0xf8;
+    /// `vpternlogq` truth table of `(a ^ b) & c`.
+    const XOR_AND: i32 = 0x28;
 
     // SAFETY (every block below): a value of `Avx512` exists only when the features the
     // intrinsics need were detected; loads read exactly the 64 bytes of an `[u64; 8]`.
@@ -256,6 +279,23 @@ mod avx512 {
         #[inline(always)]
         fn or_and(self, acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
             unsafe { _mm512_ternarylogic_epi64::<OR_AND>(acc, a, b) }
+        }
+
+        #[inline(always)]
+        fn xor_and(self, a: __m512i, b: __m512i, c: __m512i) -> __m512i {
+            unsafe { _mm512_ternarylogic_epi64::<XOR_AND>(a, b, c) }
+        }
+
+        #[inline(always)]
+        fn scale(self, v: __m512i, factor: u32) -> __m512i {
+            unsafe { _mm512_mul_epu32(v, _mm512_set1_epi64(i64::from(factor))) }
+        }
+
+        #[inline(always)]
+        fn to_f32(self, v: __m512i) -> [f32; LANES] {
+            let mut out = [0.0f32; LANES];
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm512_cvtepu64_ps(v)) };
+            out
         }
 
         #[inline(always)]
@@ -305,7 +345,7 @@ mod avx2 {
         __m256i, _mm256_add_epi8, _mm256_add_epi64, _mm256_and_si256, _mm256_cvtepi32_ps, _mm256_loadu_si256,
         _mm256_mul_epu32, _mm256_or_si256, _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_sad_epu8,
         _mm256_set1_epi8, _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_si256,
-        _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi64,
+        _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi64, _mm256_xor_si256,
     };
 
     use super::{LANES, LEVEL_WEIGHTS, Lanes, MANDATORY_PLANE, PLANES, Simd};
@@ -384,6 +424,29 @@ mod avx2 {
                     _mm256_or_si256(acc[1], _mm256_and_si256(a[1], b[1])),
                 ]
             }
+        }
+
+        #[inline(always)]
+        fn xor_and(self, a: Pair, b: Pair, c: Pair) -> Pair {
+            unsafe {
+                [
+                    _mm256_and_si256(_mm256_xor_si256(a[0], b[0]), c[0]),
+                    _mm256_and_si256(_mm256_xor_si256(a[1], b[1]), c[1]),
+                ]
+            }
+        }
+
+        #[inline(always)]
+        fn scale(self, v: Pair, factor: u32) -> Pair {
+            unsafe {
+                let factor = _mm256_set1_epi64x(i64::from(factor));
+                [_mm256_mul_epu32(v[0], factor), _mm256_mul_epu32(v[1], factor)]
+            }
+        }
+
+        #[inline(always)]
+        fn to_f32(self, v: Pair) -> [f32; LANES] {
+            unsafe { to_f32(v) }
         }
 
         #[inline(always)]
@@ -471,6 +534,9 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
         .map(|tiles| tiles.map(|tile| tile.as_slice_mut().expect("tiles are in standard layout")))
         .collect();
     let violation_tile = counts.violations.as_slice_mut().expect("tiles are in standard layout");
+    let disagreement_tile = counts.disagreements.as_slice_mut().expect("tiles are in standard layout");
+    let judged_tile = counts.judged.as_slice_mut().expect("tiles are in standard layout");
+    let standards = kernel.extras.standards;
     let mut row = RowWords::default();
     for (r, i) in rows.enumerate() {
         let (gi, li) = (i / LANES, i % LANES);
@@ -488,6 +554,7 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
             let col_answered = &answered[g * wm..][..wm];
             let col_importance = &importance[g * wm..][..wm];
             let mut violations = [0.0f32; LANES];
+            let (mut disagreements, mut judged) = (simd.zero(), simd.zero());
             for (place, d) in layout.placements().iter().zip(0..) {
                 let mut sums = [[simd.zero(); PLANES]; 4];
                 for m in place.mask_words.clone() {
@@ -505,6 +572,19 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
                         backward = simd.or_and(backward, simd.splat(*mine), simd.load(their_acceptable));
                     }
                     let (their_answered, my_answered) = (simd.load(&col_answered[m]), simd.splat(row.answered[m]));
+                    if standards {
+                        // Options of questions both answered, and those judged differently.
+                        let both = simd.and(their_answered, my_answered);
+                        let words = chunk_words[m].clone();
+                        for (mine, theirs) in row.acceptable[words.clone()].iter().zip(&col_acceptable[words]) {
+                            let differ = simd.xor_and(simd.splat(*mine), simd.load(theirs), both);
+                            disagreements = simd.add(disagreements, simd.popcount(differ));
+                        }
+                        for &(mask, words) in layout.chunk_option_masks(m) {
+                            let options = simd.popcount(simd.and(both, simd.splat(mask)));
+                            judged = simd.add(judged, simd.scale(options, words));
+                        }
+                    }
                     for p in 0..PLANES {
                         let (mine, theirs) = (simd.splat(row.importance[m][p]), simd.load(&col_importance[m][p]));
                         let counts = [
@@ -519,7 +599,7 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
                     }
                 }
                 let [num_f, den_f, num_b, den_b] = &sums;
-                if kernel.exclusions {
+                if kernel.extras.exclusions {
                     let (forward, backward) = (simd.unacceptable(den_f, num_f), simd.unacceptable(den_b, num_b));
                     for lane in 0..LANES {
                         violations[lane] += forward[lane] + backward[lane];
@@ -531,6 +611,10 @@ fn fill_body<S: Simd>(simd: S, kernel: &BitsetKernel, rows: Range<usize>, cols: 
                 }
             }
             violation_tile[r * stride + c..][..LANES].copy_from_slice(&violations);
+            if standards {
+                disagreement_tile[r * stride + c..][..LANES].copy_from_slice(&simd.to_f32(disagreements));
+                judged_tile[r * stride + c..][..LANES].copy_from_slice(&simd.to_f32(judged));
+            }
         }
     }
 }

@@ -9,18 +9,18 @@ use ndarray::{ArrayView2, ArrayViewMut2, s};
 
 use crate::population::{DenseOperands, Population};
 
-use super::{TileCounts, TileKernel};
+use super::{Extras, TileCounts, TileKernel};
 
 #[derive(Debug)]
 pub(crate) struct GemmKernel<'a> {
     population: &'a Population,
     dense: DenseOperands,
-    exclusions: bool,
+    extras: Extras,
 }
 
 impl<'a> GemmKernel<'a> {
-    pub fn new(population: &'a Population, exclusions: bool) -> GemmKernel<'a> {
-        GemmKernel { dense: population.dense(), population, exclusions }
+    pub fn new(population: &'a Population, extras: Extras) -> GemmKernel<'a> {
+        GemmKernel { dense: population.dense(), population, extras }
     }
 }
 
@@ -52,7 +52,19 @@ impl TileKernel for GemmKernel<'_> {
         }
         let mut violations = counts.violations.slice_mut(s![..r, ..c]);
         violations.fill(0.0);
-        if self.exclusions {
+        if self.extras.standards {
+            // Options judged differently: sum of (a - b)^2 over options of questions both
+            // answered, as a.m + m.b - 2 a.b; options judged by both: m.m.
+            let (acc, all) = (&d.acceptable, &d.answered_options);
+            let (acc_i, acc_j) = (acc.slice(s![rows.clone(), ..]), acc.slice(s![cols.clone(), ..]));
+            let (all_i, all_j) = (all.slice(s![rows.clone(), ..]), all.slice(s![cols.clone(), ..]));
+            let mut disagreements = counts.disagreements.slice_mut(s![..r, ..c]);
+            general_mat_mul(1.0, &acc_i, &all_j.t(), 0.0, &mut disagreements);
+            general_mat_mul(1.0, &all_i, &acc_j.t(), 1.0, &mut disagreements);
+            general_mat_mul(-2.0, &acc_i, &acc_j.t(), 1.0, &mut disagreements);
+            product(all_i, all_j, counts.judged.slice_mut(s![..r, ..c]));
+        }
+        if self.extras.exclusions {
             let unacceptable = &d.mandatory_unacceptable;
             let one_hot = &d.one_hot;
             let mut both = |a: ArrayView2<f32>, b: ArrayView2<f32>| {

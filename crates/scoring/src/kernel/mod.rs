@@ -43,6 +43,21 @@ pub(crate) struct DimensionCounts {
     pub den_backward: Array2<f32>,
 }
 
+/// What a kernel computes besides the sums of every dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Extras {
+    /// Mandatory questions answered unacceptably.
+    pub exclusions: bool,
+    /// Options judged differently, and options judged by both (for shared standards).
+    pub standards: bool,
+}
+
+impl Extras {
+    pub fn of(model: &crate::Model) -> Extras {
+        Extras { exclusions: model.mandatory_excludes, standards: model.standards_weight > 0.0 }
+    }
+}
+
 /// The output buffer of a kernel, reused across tiles.
 #[derive(Debug)]
 pub(crate) struct TileCounts {
@@ -50,6 +65,10 @@ pub(crate) struct TileCounts {
     /// Mandatory questions answered unacceptably, both directions together (0 when exclusions
     /// are off).
     pub violations: Array2<f32>,
+    /// Over every question both answered, the options one side accepts and the other does not,
+    /// and all their options (both only with [`Extras::standards`]).
+    pub disagreements: Array2<f32>,
+    pub judged: Array2<f32>,
 }
 
 impl TileCounts {
@@ -65,6 +84,8 @@ impl TileCounts {
                 })
                 .collect(),
             violations: zeros(),
+            disagreements: zeros(),
+            judged: zeros(),
         }
     }
 }
@@ -85,47 +106,47 @@ pub(crate) trait TileKernel: Sync {
 /// kept for the rest of the process. Unoptimised (debug) builds skip the timing, which would
 /// measure the compiler's debug code, and take the bitset kernel. With `whole_tiles` false (one row against everyone, where
 /// the matrix products would first densify the whole population), the fastest bitset kernel.
-pub fn auto_choice(layout: &crate::Layout, exclusions: bool, whole_tiles: bool) -> KernelChoice {
-    let ranked = ranking(layout, exclusions);
+pub(crate) fn auto_choice(layout: &crate::Layout, extras: Extras, whole_tiles: bool) -> KernelChoice {
+    let ranked = ranking(layout, extras);
     ranked.iter().copied().find(|choice| whole_tiles || *choice != KernelChoice::Gemm).unwrap_or(KernelChoice::Bitset)
 }
 
 /// The candidates for `layout`, fastest first, measured once per process.
-fn ranking(layout: &crate::Layout, exclusions: bool) -> Vec<KernelChoice> {
+fn ranking(layout: &crate::Layout, extras: Extras) -> Vec<KernelChoice> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    /// A layout's shape (options per question, questions per dimension) and exclusions.
-    type Key = (Vec<u8>, bool);
+    /// A layout's shape (options per question, questions per dimension) and the extras.
+    type Key = (Vec<u8>, Extras);
     static CHOSEN: OnceLock<Mutex<HashMap<Key, Vec<KernelChoice>>>> = OnceLock::new();
     let key = (
         (0..layout.question_count())
             .map(|q| layout.options(q))
             .chain(layout.dimensions().iter().map(|d| d.questions.len() as u8))
             .collect::<Vec<u8>>(),
-        exclusions,
+        extras,
     );
     let chosen = CHOSEN.get_or_init(Default::default);
     if let Some(ranked) = chosen.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return ranked.clone();
     }
-    let ranked = calibrate(layout, exclusions);
+    let ranked = calibrate(layout, extras);
     chosen.lock().unwrap_or_else(|p| p.into_inner()).insert(key, ranked.clone());
     ranked
 }
 
 /// Times each candidate kernel on a synthetic population with `layout`; fastest first.
-fn calibrate(layout: &crate::Layout, exclusions: bool) -> Vec<KernelChoice> {
+fn calibrate(layout: &crate::Layout, extras: Extras) -> Vec<KernelChoice> {
     if cfg!(debug_assertions) {
         return vec![KernelChoice::Bitset];
     }
-    let mut timed = timed(layout, exclusions, 256);
+    let mut timed = timed(layout, extras, 256);
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     timed.into_iter().map(|(_, choice)| choice).collect()
 }
 
 /// Each candidate kernel with its best time of three over every tile of a synthetic
 /// population of `sample` organisations (a multiple of 128) with `layout`.
-fn timed(layout: &crate::Layout, exclusions: bool, sample: usize) -> Vec<(f64, KernelChoice)> {
+fn timed(layout: &crate::Layout, extras: Extras, sample: usize) -> Vec<(f64, KernelChoice)> {
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         state ^= state << 13;
@@ -159,7 +180,7 @@ fn timed(layout: &crate::Layout, exclusions: bool, sample: usize) -> Vec<(f64, K
     let block = 128;
     let mut timed = Vec::new();
     for choice in candidates {
-        let kernel = make(&population, exclusions, choice, true);
+        let kernel = make(&population, extras, choice, true);
         let mut counts = TileCounts::new(layout.dimensions().len(), block, block);
         let chunk = kernel.chunk_rows().min(block);
         let mut fastest = f64::INFINITY;
@@ -182,20 +203,18 @@ fn timed(layout: &crate::Layout, exclusions: bool, sample: usize) -> Vec<(f64, K
 /// The kernel of `choice` (`Auto` is resolved by [`auto_choice`] first).
 pub(crate) fn make<'a>(
     population: &'a Population,
-    exclusions: bool,
+    extras: Extras,
     choice: KernelChoice,
     whole_tiles: bool,
 ) -> Box<dyn TileKernel + 'a> {
     match choice {
         KernelChoice::Auto => {
-            make(population, exclusions, auto_choice(population.layout(), exclusions, whole_tiles), whole_tiles)
+            make(population, extras, auto_choice(population.layout(), extras, whole_tiles), whole_tiles)
         }
-        KernelChoice::Bitset => Box::new(bitset::BitsetKernel::new(population, exclusions, bitset::Isa::best())),
-        KernelChoice::Avx2Bitset => Box::new(bitset::BitsetKernel::new(population, exclusions, bitset::Isa::Avx2)),
-        KernelChoice::PortableBitset => {
-            Box::new(bitset::BitsetKernel::new(population, exclusions, bitset::Isa::Portable))
-        }
-        KernelChoice::Gemm => Box::new(gemm::GemmKernel::new(population, exclusions)),
+        KernelChoice::Bitset => Box::new(bitset::BitsetKernel::new(population, extras, bitset::Isa::best())),
+        KernelChoice::Avx2Bitset => Box::new(bitset::BitsetKernel::new(population, extras, bitset::Isa::Avx2)),
+        KernelChoice::PortableBitset => Box::new(bitset::BitsetKernel::new(population, extras, bitset::Isa::Portable)),
+        KernelChoice::Gemm => Box::new(gemm::GemmKernel::new(population, extras)),
     }
 }
 
@@ -206,14 +225,15 @@ mod tests {
     #[test]
     fn every_kernel_this_cpu_runs_is_timed_and_auto_picks_one_of_them() {
         let layout = crate::Layout::uniform(20, 5).expect("layout");
-        let timed = timed(&layout, true, 128);
+        let extras = Extras { exclusions: true, standards: true };
+        let timed = timed(&layout, extras, 128);
         let kernels: Vec<KernelChoice> = timed.iter().map(|(_, k)| *k).collect();
         assert!(kernels.contains(&KernelChoice::Gemm) && kernels.contains(&KernelChoice::PortableBitset));
         assert_eq!(kernels.contains(&KernelChoice::Avx2Bitset), bitset::Isa::Avx2.available());
         assert_eq!(kernels.contains(&KernelChoice::Bitset), bitset::Isa::Avx512.available());
         assert!(timed.iter().all(|(t, _)| t.is_finite() && *t > 0.0), "{timed:?}");
-        let chosen = auto_choice(&layout, true, true);
+        let chosen = auto_choice(&layout, extras, true);
         assert!(chosen == KernelChoice::Bitset || kernels.contains(&chosen), "{chosen:?}");
-        assert_ne!(auto_choice(&layout, true, false), KernelChoice::Gemm, "one row never densifies everyone");
+        assert_ne!(auto_choice(&layout, extras, false), KernelChoice::Gemm, "one row never densifies everyone");
     }
 }
