@@ -67,15 +67,19 @@ async fn members_see_anonymous_matches_with_a_vector_and_reasons() {
         let seen_by_b = match_with(&app, &b, "sme").await;
         assert_eq!(seen_by_a["id"], seen_by_b["id"], "one id for both parties");
         assert!(uuid::Uuid::parse_str(seen_by_a["id"].as_str().expect("id")).is_ok_and(|u| u.get_version_num() == 4));
-        for dimension in ["values", "working_style", "org_health", "goals", "capabilities", "sectors"] {
+        for dimension in ["values", "working_style", "org_health", "goals", "capabilities", "sectors", "standards"] {
             let value = seen_by_a["compatibility"][dimension].as_f64().expect(dimension);
             assert!((0.0..=1.0).contains(&value), "{dimension}");
         }
-        assert!(seen_by_a["score"].as_f64().is_some_and(|s| s > 0.9), "{seen_by_a}");
+        // Identical answers: shared standards well beyond chance, less what chance could give.
+        assert!(seen_by_a["compatibility"]["standards"].as_f64().is_some_and(|s| s > 0.7), "{seen_by_a}");
+        assert!(seen_by_a["score"].as_f64().is_some_and(|s| s > 0.8), "{seen_by_a}");
         assert_eq!(seen_by_a["compatibility"]["capabilities"], 1.0, "B offers what A seeks");
         assert!(seen_by_a["confidence"].as_f64().is_some_and(|c| c > 0.5));
         let reasons = seen_by_a["explanation"].as_array().expect("explanation");
         assert!(reasons.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("Strong fit on"))), "{reasons:?}");
+        let standards = |r: &serde_json::Value| r.as_str().is_some_and(|r| r.starts_with("You accept and rule out"));
+        assert!(reasons.iter().any(standards), "{reasons:?}");
         assert_eq!(seen_by_a["my_status"], "suggested");
         assert_eq!(seen_by_a["their_status"], "hidden");
         assert!(seen_by_a["identity"].is_null());

@@ -49,6 +49,10 @@ pub struct Params {
     /// First seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The engine's weight of shared standards, instead of the standard model's (to measure
+    /// candidates).
+    #[arg(long)]
+    pub standards_weight: Option<f32>,
 }
 
 /// Recall of one scorer.
@@ -193,7 +197,12 @@ pub fn run(catalogue: &Catalogue, params: &Params) -> anyhow::Result<Outcome> {
     let synthetic = population(catalogue, params);
     let orgs = &synthetic.orgs;
     let layout = catalogue.questionnaire.layout();
-    let engine = recall(layout, &Model::standard(layout), orgs, params.pairs)?;
+    let mut model = Model::standard(layout);
+    if let Some(weight) = params.standards_weight {
+        model.standards_weight = weight;
+    }
+    anyhow::ensure!(model.check(layout).is_ok(), "the standards weight must be finite and not negative");
+    let engine = recall(layout, &model, orgs, params.pairs)?;
     // The plain formula: every question in one dimension, nothing else.
     let questions = (0..layout.question_count())
         .map(|q| scoring::QuestionSpec { label: layout.question_label(q).to_owned(), options: layout.options(q) })
@@ -306,6 +315,7 @@ mod tests {
             acceptable_noise: noise,
             complementary,
             seed: 7,
+            standards_weight: None,
         }
     }
 
@@ -348,8 +358,23 @@ mod tests {
     #[test]
     fn complementary_partners_are_found_by_the_engine_and_not_by_the_plain_formula() {
         let catalogue = Catalogue::builtin().expect("valid");
-        let outcome = run(&catalogue, &Params { pairs: 20, decoys: 200, ..params(0.0, 0.5, true) }).expect("runs");
+        let outcome = run(&catalogue, &Params { pairs: 20, decoys: 200, ..params(0.25, 0.1, true) }).expect("runs");
         assert_eq!(outcome.engine.at_5, 1.0, "{outcome:?}");
+        // Where the answers share nothing, shared standards must not drown complementarity in
+        // chance agreement.
+        let nothing_shared = Params { pairs: 20, decoys: 200, ..params(0.0, 0.5, true) };
+        let outcome = run(&catalogue, &nothing_shared).expect("runs");
+        assert!(outcome.engine.at_5 >= 0.9, "{outcome:?}");
         assert!(outcome.okcupid.at_5 < 0.5, "{outcome:?}");
+    }
+
+    #[test]
+    fn shared_standards_find_partners_that_only_values_give_away() {
+        let catalogue = Catalogue::builtin().expect("valid");
+        let defaults = Params { pairs: 16, decoys: 200, ..params(0.25, 0.1, false) };
+        let outcome = run(&catalogue, &defaults).expect("runs");
+        assert!(outcome.engine.at_5 >= 0.9, "{outcome:?}");
+        let without = run(&catalogue, &Params { standards_weight: Some(0.0), ..defaults }).expect("runs");
+        assert!(without.engine.at_5 < 0.5, "the term is what finds them: {without:?}");
     }
 }

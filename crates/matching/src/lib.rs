@@ -353,6 +353,7 @@ pub fn describe(
         .collect();
     compatibility.insert("capabilities".to_owned(), f64::from(seen.complementarity));
     compatibility.insert("sectors".to_owned(), f64::from(seen.sectors));
+    compatibility.insert(models::STANDARDS.to_owned(), f64::from(seen.standards));
     let explanation = seen
         .reasons
         .iter()

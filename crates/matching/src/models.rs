@@ -32,16 +32,18 @@ use store::models::{ModelEvaluation, NewModel, OutcomeExample};
 pub const CAPABILITIES: &str = "capabilities";
 /// The dimension of shared sectors.
 pub const SECTORS: &str = "sectors";
+/// The dimension of shared standards (what both accept and rule out in a partner).
+pub const STANDARDS: &str = "standards";
 
 /// Every dimension id, in the order of the model's weights.
 pub fn dimension_ids(catalogue: &Catalogue) -> Vec<String> {
     let sections = catalogue.questionnaire.sections.iter().map(|s| s.id.clone());
-    sections.chain([CAPABILITIES.to_owned(), SECTORS.to_owned()]).collect()
+    sections.chain([CAPABILITIES.to_owned(), SECTORS.to_owned(), STANDARDS.to_owned()]).collect()
 }
 
 /// The weights of `model`, in the order of [`dimension_ids`].
 fn weight_vector(model: &Model) -> Vec<f64> {
-    let profile = [model.complementarity_weight, model.sector_weight];
+    let profile = [model.complementarity_weight, model.sector_weight, model.standards_weight];
     model.dimension_weights.iter().chain(&profile).map(|w| f64::from(*w)).collect()
 }
 
@@ -58,11 +60,12 @@ pub fn model_from(catalogue: &Catalogue, weights: &BTreeMap<String, f64>) -> Mod
     let standard_weights = weight_vector(&standard);
     let ids = dimension_ids(catalogue);
     let weight = |i: usize| weights.get(&ids[i]).map_or(standard_weights[i], |w| *w) as f32;
-    let sections = ids.len() - 2;
+    let sections = ids.len() - 3;
     let model = Model {
         dimension_weights: (0..sections).map(weight).collect(),
         complementarity_weight: weight(sections),
         sector_weight: weight(sections + 1),
+        standards_weight: weight(sections + 2),
         ..standard.clone()
     };
     if model.check(layout).is_ok() { model } else { standard }
@@ -80,8 +83,7 @@ pub struct InUse {
 
 impl InUse {
     fn new(version: i64, model: Model) -> InUse {
-        let total: f32 =
-            model.dimension_weights.iter().sum::<f32>() + model.complementarity_weight + model.sector_weight;
+        let total = model.total_weight();
         let sector_share = if total > 0.0 { f64::from(model.sector_weight / total) } else { 0.0 };
         InUse { version, model, sector_share }
     }
@@ -99,7 +101,7 @@ fn first_model(catalogue: &Catalogue) -> NewModel {
         trained_on: 0,
         successes: 0,
         evaluation: None,
-        reason: "the standard model: every section weighs 1, capabilities half of all sections, sectors ½".to_owned(),
+        reason: "the standard model: every section weighs 1, capabilities half of all sections, sectors ½, shared standards three times all sections".to_owned(),
     }
 }
 

@@ -42,6 +42,12 @@ pub enum Reason {
     SharedSectors {
         count: u32,
     },
+    /// Both accept and rule out the same answers from a partner, well beyond chance:
+    /// `alike` of the `judged` options of the questions both answered.
+    SharedStandards {
+        alike: u32,
+        judged: u32,
+    },
     /// The other side's answer is not one the viewer accepts.
     YouDoNotAccept {
         question: usize,
@@ -85,6 +91,9 @@ impl Reason {
             Reason::YouOfferWhatTheySeek { offered, sought } => {
                 format!("You offer {offered} of the {sought} capabilities they seek")
             }
+            Reason::SharedStandards { alike, judged } => {
+                format!("You accept and rule out the same answers in a partner ({alike} of {judged} judged alike)")
+            }
             Reason::SharedSectors { count: 1 } => "You work in a sector in common".to_owned(),
             Reason::SharedSectors { count } => format!("You work in {count} sectors in common"),
             Reason::YouDoNotAccept { question, mandatory } => format!(
@@ -119,6 +128,9 @@ pub struct Compatibility {
     /// Strongest first, at most [`MAX_REASONS`].
     pub reasons: Vec<Reason>,
 }
+
+/// Shared standards from which they are a reason: agreement well beyond chance.
+const STRONG_STANDARDS: f32 = 0.4;
 
 /// Most reasons given for a pair.
 pub const MAX_REASONS: usize = 6;
@@ -205,6 +217,9 @@ pub fn compatibility(
     let strongest = dimension_scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
     if let Some((dimension, &score)) = strongest.filter(|(_, s)| **s >= 0.7) {
         reasons.push(Reason::StrongDimension { dimension, score });
+    }
+    if model.standards_weight > 0.0 && standards >= STRONG_STANDARDS {
+        reasons.push(Reason::SharedStandards { alike: judged - disagreements, judged });
     }
     agreements.sort_by_key(|(strength, reason)| (Reverse(*strength), question_of(reason)));
     reasons.extend(agreements.iter().take(3).map(|(_, r)| *r));

@@ -37,15 +37,19 @@ impl Model {
     }
 
     /// The service's starting model: every question dimension weighs 1, complementarity of
-    /// capabilities half as much as all of them together, shared sectors half a dimension, and
-    /// mandatory questions exclude.
+    /// capabilities half as much as all of them together, shared sectors half a dimension,
+    /// shared standards three times as much as all question dimensions together, and mandatory
+    /// questions exclude. Shared standards weigh most because what an organisation accepts and
+    /// rules out in a partner states its values directly, while its own answers describe its
+    /// practice today; `matchwell bench quality` (README, "Benchmarks") measured the weight,
+    /// and learning from outcomes re-weighs it.
     pub fn standard(layout: &Layout) -> Model {
         let dimensions = layout.dimensions().len();
         Model {
             dimension_weights: vec![1.0; dimensions],
             complementarity_weight: dimensions as f32 / 2.0,
             sector_weight: 0.5,
-            standards_weight: 0.0,
+            standards_weight: 3.0 * dimensions as f32,
             mandatory_excludes: true,
             confidence_half: 10.0,
         }
@@ -105,14 +109,17 @@ pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offe
 /// Shared standards: over the questions both answered, how often the two organisations judge
 /// an answer alike (both accept it from a partner, or both rule it out), beyond what their
 /// openness alone would give by chance — Cohen's kappa, with the chance agreement
-/// `p_a p_b + (1 - p_a)(1 - p_b)` from each side's share of accepted options over all its
-/// answers. Organisations that accept and rule out the same things share values; two that
-/// accept almost everything agree often and say little. 0 when nothing was judged by both or
-/// chance explains every agreement; negative agreement counts as 0.
+/// `e = p_a p_b + (1 - p_a)(1 - p_b)` from each side's share of accepted options over all its
+/// answers — less twice the spread that kappa has by chance alone over `n` judged options,
+/// `sqrt(e / ((1 - e) n))`. Organisations that accept and rule out the same things share
+/// values; two that accept almost everything agree often and say little; and agreement that
+/// chance could plausibly give counts for nothing, so that the term does not drown the other
+/// dimensions in noise where values tell nothing. 0 when nothing was judged by both or chance
+/// explains every agreement; never negative.
 ///
 /// `disagreements` and `judged` count options (judged differently; of questions both answered);
-/// `a` and `b` are each side's `(accepted, options)` over its own answers. Integer inputs, one
-/// rounding: every kernel and the reference give the same value.
+/// `a` and `b` are each side's `(accepted, options)` over its own answers. Computed in `f64`
+/// from the integers, so that every kernel and the reference agree.
 pub fn shared_standards(disagreements: u32, judged: u32, a: (u32, u32), b: (u32, u32)) -> f32 {
     let (d, j) = (f64::from(disagreements), f64::from(judged));
     let ((acc_a, opt_a), (acc_b, opt_b)) = ((f64::from(a.0), f64::from(a.1)), (f64::from(b.0), f64::from(b.1)));
@@ -121,7 +128,11 @@ pub fn shared_standards(disagreements: u32, judged: u32, a: (u32, u32), b: (u32,
     let chance = acc_a * acc_b + (opt_a - acc_a) * (opt_b - acc_b);
     let numerator = (j - d) * both - j * chance;
     let denominator = j * (both - chance);
-    if denominator <= 0.0 { 0.0 } else { (numerator / denominator).clamp(0.0, 1.0) as f32 }
+    if denominator <= 0.0 {
+        return 0.0;
+    }
+    let spread = (chance / ((both - chance) * j)).sqrt();
+    (numerator / denominator - 2.0 * spread).clamp(0.0, 1.0) as f32
 }
 
 /// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
@@ -138,13 +149,16 @@ mod tests {
 
     #[test]
     fn shared_standards_discount_chance_agreement() {
-        // Judged alike on 8 of 10 options; each side accepts half of its options: chance 0.5.
-        assert!((shared_standards(2, 10, (5, 10), (10, 20)) - 0.6).abs() < 1e-6);
+        // Judged alike on 80 of 100 options; each side accepts half of its options: chance 0.5,
+        // kappa 0.6, less twice its spread by chance over 100 options, 2 sqrt(1 / 100).
+        assert!((shared_standards(20, 100, (5, 10), (10, 20)) - 0.4).abs() < 1e-6);
+        // Over 10 options the same agreement could be chance.
+        assert_eq!(shared_standards(2, 10, (5, 10), (10, 20)), 0.0);
         // The same agreement between two that accept nearly everything is mostly chance.
-        assert!(shared_standards(2, 10, (9, 10), (9, 10)) < 0.0 + 1e-6);
+        assert_eq!(shared_standards(20, 100, (9, 10), (9, 10)), 0.0);
         assert_eq!(shared_standards(0, 10, (10, 10), (10, 10)), 0.0, "both accept everything: chance explains it");
         assert_eq!(shared_standards(0, 0, (5, 10), (5, 10)), 0.0, "nothing judged by both");
-        assert_eq!(shared_standards(0, 10, (5, 10), (5, 10)), 1.0);
+        assert!((shared_standards(0, 100, (5, 10), (5, 10)) - 0.8).abs() < 1e-6);
         assert_eq!(shared_standards(10, 10, (5, 10), (5, 10)), 0.0, "disagreeing on everything is not negative");
     }
 

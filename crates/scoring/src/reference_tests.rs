@@ -76,8 +76,13 @@ fn reference(layout: &Layout, model: &Model, a: &OrgInput, b: &OrgInput) -> Opti
     score += f64::from(model.sector_weight) / total * sectors;
     let (pa, pb) = (openness(a), openness(b));
     let chance = pa * pb + (1.0 - pa) * (1.0 - pb);
-    let standards =
-        if judged == 0.0 || chance >= 1.0 { 0.0 } else { ((alike / judged - chance) / (1.0 - chance)).clamp(0.0, 1.0) };
+    let standards = if judged == 0.0 || chance >= 1.0 {
+        0.0
+    } else {
+        let kappa = (alike / judged - chance) / (1.0 - chance);
+        let spread = (chance / ((1.0 - chance) * judged)).sqrt();
+        (kappa - 2.0 * spread).clamp(0.0, 1.0)
+    };
     score += f64::from(model.standards_weight) / total * standards;
     Some(score)
 }

@@ -435,10 +435,12 @@ mod tests {
                 adopted_at: chrono::Utc::now(),
             }
         };
-        let chart = weights_chart(&catalogue, &[version(2, 4.0), version(1, 1.0)]);
+        let chart = weights_chart(&catalogue, &[version(2, 24.0), version(1, 1.0)]);
         assert_eq!(chart.title, "Weights of model version 2");
         let bar = chart.bars.iter().find(|b| b.label == "Working style").expect("a bar");
-        assert_eq!((bar.value.as_str(), bar.width), ("4.00 (was 1.00)", 300), "the largest weight fills the width");
+        assert_eq!((bar.value.as_str(), bar.width), ("24.00 (was 1.00)", 300), "the largest weight fills the width");
+        let standards = chart.bars.iter().find(|b| b.label == "Shared standards").expect("a bar");
+        assert_eq!((standards.value.as_str(), standards.width), ("12.00 (was 12.00)", 150));
         let first = weights_chart(&catalogue, &[version(1, 1.0)]);
         assert!(first.bars.iter().all(|b| !b.value.contains("was")), "nothing to compare the first version with");
     }

@@ -43,6 +43,7 @@ pub fn dimension_label<'a>(catalogue: &'a Catalogue, id: &'a str) -> &'a str {
     match id {
         "capabilities" => "Complementary capabilities",
         "sectors" => "Sectors in common",
+        "standards" => "Shared standards",
         _ => catalogue.questionnaire.sections.iter().find(|s| s.id == id).map_or(id, |s| s.title.as_str()),
     }
 }
@@ -51,7 +52,7 @@ pub fn dimension_label<'a>(catalogue: &'a Catalogue, id: &'a str) -> &'a str {
 /// profile's dimensions.
 pub fn compatibility(catalogue: &Catalogue, id: &str, subject: &str, compatibility: &BTreeMap<String, f64>) -> Chart {
     let mut order: Vec<&str> = catalogue.questionnaire.sections.iter().map(|s| s.id.as_str()).collect();
-    order.extend(["capabilities", "sectors"]);
+    order.extend(["capabilities", "sectors", "standards"]);
     let mut bars = Vec::new();
     for dimension in order {
         let Some(value) = compatibility.get(dimension) else { continue };
