@@ -123,10 +123,8 @@ impl<'a> Scorer<'a> {
                 let judged = row_slice(&counts.judged, r, width);
                 let others = &self.population.openness[cols.start..cols.start + width];
                 let mine = self.population.openness[i];
-                for (t, other) in others.iter().enumerate() {
-                    let (mine, theirs) = ((mine.accepted, mine.options), (other.accepted, other.options));
-                    let shared = shared_standards(disagreements[t] as u32, judged[t] as u32, mine, theirs);
-                    out[t] += self.standards_weight * shared;
+                for (t, theirs) in others.iter().enumerate() {
+                    out[t] += self.standards_weight * shared_standards(disagreements[t], judged[t], mine, *theirs);
                 }
             }
             if self.model.mandatory_excludes {

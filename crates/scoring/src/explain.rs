@@ -197,8 +197,8 @@ pub fn compatibility(
         them.capabilities_offered,
     );
     let sectors = sector_overlap(me.sectors, them.sectors);
-    let standards =
-        shared_standards(disagreements, judged, viewer.openness(layout).pair(), other.openness(layout).pair());
+    let (mine, theirs) = (viewer.openness(layout).shares(), other.openness(layout).shares());
+    let standards = shared_standards(disagreements as f32, judged as f32, mine, theirs);
     if !model.mandatory_excludes && matches!(excluded, Some(Exclusion::Mandatory { .. })) {
         excluded = None;
     }

@@ -118,21 +118,21 @@ pub(crate) fn complementarity(sought_a: u64, offered_a: u64, sought_b: u64, offe
 /// explains every agreement; never negative.
 ///
 /// `disagreements` and `judged` count options (judged differently; of questions both answered);
-/// `a` and `b` are each side's `(accepted, options)` over its own answers. Computed in `f64`
-/// from the integers, so that every kernel and the reference agree.
-pub fn shared_standards(disagreements: u32, judged: u32, a: (u32, u32), b: (u32, u32)) -> f32 {
-    let (d, j) = (f64::from(disagreements), f64::from(judged));
-    let ((acc_a, opt_a), (acc_b, opt_b)) = ((f64::from(a.0), f64::from(a.1)), (f64::from(b.0), f64::from(b.1)));
-    // kappa = (share - e) / (1 - e), share = (j - d) / j, e = chance / (opt_a * opt_b).
-    let both = opt_a * opt_b;
-    let chance = acc_a * acc_b + (opt_a - acc_a) * (opt_b - acc_b);
-    let numerator = (j - d) * both - j * chance;
-    let denominator = j * (both - chance);
-    if denominator <= 0.0 {
-        return 0.0;
-    }
-    let spread = (chance / ((both - chance) * j)).sqrt();
-    (numerator / denominator - 2.0 * spread).clamp(0.0, 1.0) as f32
+/// `a` and `b` are each side's shares of options it accepts and rules out
+/// ([`crate::OrgInput`]'s openness), so that `1 - e` is computed without cancellation. Written
+/// as `kappa = 1 - d / m` and `spread = sqrt(e / m)` with `m = (1 - e) n`: one division and one
+/// square root, branch-free, so that the engine's loop over a tile vectorises; every kernel
+/// and the explanation call this one function on the same integers.
+#[inline(always)]
+pub fn shared_standards(disagreements: f32, judged: f32, a: (f32, f32), b: (f32, f32)) -> f32 {
+    let chance = a.0 * b.0 + a.1 * b.1;
+    let beyond = a.0 * b.1 + a.1 * b.0;
+    let m = beyond * judged;
+    let valid = m > 0.0;
+    let r = 1.0 / if valid { m } else { 1.0 };
+    let kappa = 1.0 - disagreements * r;
+    let value = (kappa - 2.0 * (chance * r).sqrt()).clamp(0.0, 1.0);
+    if valid { value } else { 0.0 }
 }
 
 /// Shared sectors: the overlap coefficient, `|A ∩ B| / min(|A|, |B|)`, 0 when either is empty.
@@ -149,17 +149,19 @@ mod tests {
 
     #[test]
     fn shared_standards_discount_chance_agreement() {
+        let half = (0.5, 0.5);
         // Judged alike on 80 of 100 options; each side accepts half of its options: chance 0.5,
         // kappa 0.6, less twice its spread by chance over 100 options, 2 sqrt(1 / 100).
-        assert!((shared_standards(20, 100, (5, 10), (10, 20)) - 0.4).abs() < 1e-6);
+        assert!((shared_standards(20.0, 100.0, half, half) - 0.4).abs() < 1e-6);
         // Over 10 options the same agreement could be chance.
-        assert_eq!(shared_standards(2, 10, (5, 10), (10, 20)), 0.0);
+        assert_eq!(shared_standards(2.0, 10.0, half, half), 0.0);
         // The same agreement between two that accept nearly everything is mostly chance.
-        assert_eq!(shared_standards(20, 100, (9, 10), (9, 10)), 0.0);
-        assert_eq!(shared_standards(0, 10, (10, 10), (10, 10)), 0.0, "both accept everything: chance explains it");
-        assert_eq!(shared_standards(0, 0, (5, 10), (5, 10)), 0.0, "nothing judged by both");
-        assert!((shared_standards(0, 100, (5, 10), (5, 10)) - 0.8).abs() < 1e-6);
-        assert_eq!(shared_standards(10, 10, (5, 10), (5, 10)), 0.0, "disagreeing on everything is not negative");
+        assert_eq!(shared_standards(20.0, 100.0, (0.9, 0.1), (0.9, 0.1)), 0.0);
+        let open = (1.0, 0.0);
+        assert_eq!(shared_standards(0.0, 10.0, open, open), 0.0, "both accept everything: chance explains it");
+        assert_eq!(shared_standards(0.0, 0.0, half, half), 0.0, "nothing judged by both");
+        assert!((shared_standards(0.0, 100.0, half, half) - 0.8).abs() < 1e-6);
+        assert_eq!(shared_standards(10.0, 10.0, half, half), 0.0, "disagreeing on everything is not negative");
     }
 
     #[test]

@@ -49,9 +49,15 @@ pub(crate) struct Openness {
 }
 
 impl Openness {
-    /// `(accepted, options)`.
-    pub fn pair(self) -> (u32, u32) {
-        (self.accepted, self.options)
+    /// The shares of options accepted and ruled out (both 0 without answers).
+    pub fn shares(self) -> (f32, f32) {
+        if self.options == 0 {
+            return (0.0, 0.0);
+        }
+        let options = f64::from(self.options);
+        let accepted = f64::from(self.accepted) / options;
+        let ruled_out = f64::from(self.options - self.accepted) / options;
+        (accepted as f32, ruled_out as f32)
     }
 }
 

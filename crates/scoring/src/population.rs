@@ -7,7 +7,7 @@ use ndarray::{Array2, Array3, ArrayView1, ArrayViewMut1, s};
 use crate::error::InputError;
 use crate::importance::{MANDATORY_PLANE, WEIGHTED_LEVELS};
 use crate::layout::Layout;
-use crate::org::{Openness, OrgInput, Profile};
+use crate::org::{OrgInput, Profile};
 
 /// Organisations per lane group.
 pub(crate) const LANES: usize = 8;
@@ -28,7 +28,9 @@ pub struct Population {
     /// Answered questions at each weighted level: (groups, mask words * planes, lanes).
     pub(crate) importance: Array3<u64>,
     pub(crate) profiles: Vec<Profile>,
-    pub(crate) openness: Vec<Openness>,
+    /// Per organisation, the shares of options it accepts and rules out (see
+    /// [`crate::shared_standards`]).
+    pub(crate) openness: Vec<(f32, f32)>,
 }
 
 impl Population {
@@ -81,7 +83,7 @@ impl Population {
         }
         self.len += 1;
         self.profiles.push(org.profile);
-        self.openness.push(org.openness(&self.layout));
+        self.openness.push(org.openness(&self.layout).shares());
         self.write(index, org);
         Ok(index)
     }
@@ -93,7 +95,7 @@ impl Population {
         }
         self.check(index, org)?;
         self.profiles[index] = org.profile;
-        self.openness[index] = org.openness(&self.layout);
+        self.openness[index] = org.openness(&self.layout).shares();
         self.write(index, org);
         Ok(())
     }
