@@ -41,6 +41,21 @@ fn bench_score_computes_the_plain_reciprocal_model() {
 }
 
 #[test]
+fn bench_score_can_weigh_shared_standards_as_the_service_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_orgs(dir.path());
+    let plain = bench::score(dir.path(), 2, &Options::default(), 0).expect("valid inputs");
+    let same = bench::score_with(dir.path(), 2, &Options::default(), 0, 0.0).expect("valid inputs");
+    assert_eq!(plain.checksum, same.checksum);
+    // Orgs 0 and 1 judge 4 of their 6 options alike, each accepting half of its options: kappa
+    // 1/3, less twice its spread by chance over 6 options (0.82), is 0. The score halves.
+    let weighed = bench::score_with(dir.path(), 2, &Options::default(), 0, 1.0).expect("valid inputs");
+    assert!((weighed.checksum - plain.checksum / 2.0).abs() < 1e-6, "{} vs {}", weighed.checksum, plain.checksum);
+    let refused = bench::score_with(dir.path(), 2, &Options::default(), 0, f32::NAN);
+    assert!(refused.is_err());
+}
+
+#[test]
 fn bench_score_with_incremental_updates_reports_timings() {
     let dir = tempfile::tempdir().expect("tempdir");
     three_orgs(dir.path());

@@ -130,11 +130,24 @@ impl std::fmt::Display for Report {
 /// Runs the engine on the inputs in `dir`; with `incremental > 0`, then lets that many
 /// organisations take another's answers, one at a time, and re-scores each incrementally.
 pub fn score(dir: &Path, k: usize, options: &Options, incremental: usize) -> anyhow::Result<Report> {
+    score_with(dir, k, options, incremental, 0.0)
+}
+
+/// As [`score`], with the plain model's shared standards weighing `standards_weight` (0 in
+/// the peer's model): what the engine does for the service's model.
+pub fn score_with(
+    dir: &Path,
+    k: usize,
+    options: &Options,
+    incremental: usize,
+    standards_weight: f32,
+) -> anyhow::Result<Report> {
     let raw = load(dir)?;
     let orgs = organisations(&raw)?;
     let Meta { N: n, Q: q, K: options_per_question } = raw.meta;
     let layout = Layout::uniform(q, u8::try_from(options_per_question)?)?;
-    let model = Model::plain(&layout);
+    let model = Model { standards_weight, ..Model::plain(&layout) };
+    ensure!(model.check(&layout).is_ok(), "the standards weight must be finite and not negative");
 
     let start = Instant::now();
     let mut population = Population::new(layout, &orgs)?;

@@ -84,6 +84,10 @@ enum BenchCommand {
         /// Also time re-scoring this many organisations one by one, incrementally.
         #[arg(long, default_value_t = 0)]
         incremental: usize,
+        /// Weight of shared standards added to the peer's plain model (0: the peer's model;
+        /// the service's model weighs them 3 per question section).
+        #[arg(long, default_value_t = 0.0)]
+        standards_weight: f32,
     },
     /// Recall of planted partners that only shared values give away, for the engine and for
     /// the plain OkCupid formula, on a synthetic population (see `cli/src/quality.rs`).
@@ -244,7 +248,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Bench(BenchCommand::Score { inputs, top_k, threads, kernel, block, incremental }) => {
+        Command::Bench(BenchCommand::Score {
+            inputs,
+            top_k,
+            threads,
+            kernel,
+            block,
+            incremental,
+            standards_weight,
+        }) => {
             let kernel = match kernel {
                 Kernel::Auto => scoring::KernelChoice::Auto,
                 Kernel::Bitset => scoring::KernelChoice::Bitset,
@@ -253,7 +265,8 @@ pub fn main() -> ExitCode {
                 Kernel::Gemm => scoring::KernelChoice::Gemm,
             };
             let options = scoring::Options { threads, kernel, block, slack: 0 };
-            bench::score(&inputs, top_k, &options, incremental).map(|report| println!("{report}"))
+            bench::score_with(&inputs, top_k, &options, incremental, standards_weight)
+                .map(|report| println!("{report}"))
         }
         Command::Bench(BenchCommand::Quality { params, seeds }) => quality(&params, seeds),
         command => service(command),
