@@ -10,6 +10,7 @@ mod challenges;
 mod commands;
 mod digests;
 mod facilitators;
+mod fleet;
 mod helpers;
 mod hygiene;
 mod learning;

@@ -30,7 +30,7 @@ pub mod test_support;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, TransactionTrait};
 
 pub use error::StoreError;
 pub use sea_orm::DbErr;
@@ -46,6 +46,8 @@ pub struct OrgId(pub i64);
 pub struct Store {
     db: DatabaseConnection,
     read: DatabaseConnection,
+    /// The SQLite file, which `migrate` locks while it migrates.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -63,14 +65,14 @@ impl Store {
         };
         if !url.starts_with("sqlite:") {
             let db = Database::connect(pool(16)).await?;
-            return Ok(Store { read: db.clone(), db });
+            return Ok(Store { read: db.clone(), db, sqlite_file: None });
         }
-        create_private_file(url)?;
+        let sqlite_file = create_private_file(url)?;
         let db = Database::connect(pool(1)).await?;
         db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
             .await?;
         let read = Database::connect(pool(8)).await?;
-        Ok(Store { db, read })
+        Ok(Store { db, read, sqlite_file })
     }
 
     /// Applies pending migrations.
@@ -82,8 +84,38 @@ impl Store {
         Ok(store)
     }
 
+    ///
+    /// On PostgreSQL, processes that start together (a fleet's replicas) take turns: each
+    /// holds a transaction-scoped advisory lock while it migrates, so the first applies the
+    /// migrations and the others wait, then find nothing left to do. The lock goes with the
+    /// transaction: at commit, or when a killed process's connection drops. On SQLite the
+    /// same holds with an exclusive `flock` of the database file (SQLite's own locks are
+    /// `fcntl` locks, which it does not disturb), released when the file closes.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        if self.backend() != DatabaseBackend::Postgres {
+            let _turn = match &self.sqlite_file {
+                Some(path) => {
+                    let path = path.clone();
+                    let file = tokio::task::spawn_blocking(move || {
+                        let file = std::fs::File::open(path)?;
+                        file.lock()?;
+                        Ok::<_, std::io::Error>(file)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)
+                    .flatten()
+                    .map_err(StoreError::Io)?;
+                    Some(file)
+                }
+                None => None,
+            };
+            Migrator::up(&self.db, None).await?;
+            return Ok(());
+        }
+        let turn = self.db.begin().await?;
+        turn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
         Migrator::up(&self.db, None).await?;
+        turn.commit().await?;
         Ok(())
     }
 
@@ -98,21 +130,29 @@ impl Store {
     }
 }
 
+/// The advisory lock key of migrations ("MWMIGRAT").
+const MIGRATION_LOCK: i64 = 0x4d57_4d49_4752_4154;
+
 /// Creates the SQLite file of `url` readable by its owner only (mode 0600), unless it exists;
 /// SQLite gives its `-wal` and `-shm` files the same mode as the database.
-fn create_private_file(url: &str) -> Result<(), StoreError> {
+/// Returns the file's path (`None` in memory).
+fn create_private_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
-        return Ok(());
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let file = std::path::PathBuf::from(path);
+    if file.exists() {
+        return Ok(Some(file));
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+    match options.open(&file) {
+        Ok(_) => Ok(Some(file)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Some(file)),
         Err(e) => Err(StoreError::Io(e)),
     }
 }
