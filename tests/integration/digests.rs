@@ -307,21 +307,14 @@ async fn a_day_of_matches(app: &TestApp, count: usize) -> Vec<String> {
 
 /// `matchwell digest` as a process of its own, over the test app's database, sending to `sink`.
 fn digest_process(app: &TestApp, sink: &SmtpSink) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_matchwell-under-test"));
+    let mut command = crate::helpers::matchwell_process("digest");
     command
-        .arg("digest")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
         .env("MATCHWELL_DATA_DIR", &app.settings.data_dir)
         .env("MATCHWELL_DATABASE_URL", &app.settings.database_url)
         .env("MATCHWELL_JWT_SECRET", secrecy::ExposeSecret::expose_secret(&app.settings.jwt_secret))
         .env("MATCHWELL_PUBLIC_URL", &app.settings.public_url)
         .env("MATCHWELL_K_ANONYMITY", app.settings.k_anonymity.to_string())
-        .env("MATCHWELL_SMTP_URL", sink.url())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+        .env("MATCHWELL_SMTP_URL", sink.url());
     command
 }
 

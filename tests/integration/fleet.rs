@@ -1,20 +1,11 @@
 //! Several instances on one database (issue 15).
 
-use crate::helpers::{backends, fresh_database};
+use crate::helpers::{backends, fresh_database, matchwell_process};
 
 /// `matchwell migrate` as a process of its own on `url`.
 fn migrate_process(url: &str, data_dir: &std::path::Path) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_matchwell-under-test"));
-    command
-        .arg("migrate")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("MATCHWELL_DATA_DIR", data_dir)
-        .env("MATCHWELL_DATABASE_URL", url)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+    let mut command = matchwell_process("migrate");
+    command.env("MATCHWELL_DATA_DIR", data_dir).env("MATCHWELL_DATABASE_URL", url);
     command
 }
 

@@ -41,6 +41,21 @@ pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
     (url, dir)
 }
 
+/// The `matchwell` binary as a process of its own running `command`, with a clean environment
+/// (`PATH` and `RUST_LOG=warn` only; callers add the rest) and its output piped.
+pub fn matchwell_process(command: &str) -> tokio::process::Command {
+    let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_matchwell-under-test"));
+    process
+        .arg(command)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    process
+}
+
 /// A running application and what the tests need to drive it.
 pub struct TestApp {
     pub backend: Backend,

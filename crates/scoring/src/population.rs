@@ -156,18 +156,20 @@ impl Population {
         }
     }
 
-    /// Dense 0/1 and weight matrices for the GEMM kernel, one row per organisation.
-    pub(crate) fn dense(&self) -> DenseOperands {
+    /// Dense 0/1 and weight matrices for the GEMM kernel, one row per organisation; the two
+    /// that shared standards need only `with_standards` (empty otherwise).
+    pub(crate) fn dense(&self, with_standards: bool) -> DenseOperands {
         let layout = &self.layout;
         let (n, columns, questions) = (self.len, layout.option_columns(), layout.question_count());
+        let standards_rows = if with_standards { n } else { 0 };
         let mut dense = DenseOperands {
             one_hot: Array2::zeros((n, columns)),
             weighted_acceptable: Array2::zeros((n, columns)),
             mandatory_unacceptable: Array2::zeros((n, columns)),
             answered: Array2::zeros((n, questions)),
             weight: Array2::zeros((n, questions)),
-            acceptable: Array2::zeros((n, columns)),
-            answered_options: Array2::zeros((n, columns)),
+            acceptable: Array2::zeros((standards_rows, columns)),
+            answered_options: Array2::zeros((standards_rows, columns)),
         };
         for i in 0..n {
             let (group, lane) = (i / LANES, i % LANES);
@@ -189,7 +191,7 @@ impl Population {
                     if bit(&answers, slot.option_bit(option)) {
                         dense.one_hot[[i, column]] = 1.0;
                     }
-                    if is_answered {
+                    if is_answered && with_standards {
                         dense.answered_options[[i, column]] = 1.0;
                         if bit(&acceptable, slot.option_bit(option)) {
                             dense.acceptable[[i, column]] = 1.0;
@@ -216,7 +218,8 @@ pub(crate) struct DenseOperands {
     pub mandatory_unacceptable: Array2<f32>,
     pub answered: Array2<f32>,
     pub weight: Array2<f32>,
-    /// Acceptable options (0/1), and every option of an answered question.
+    /// Acceptable options (0/1), and every option of an answered question (no rows without
+    /// shared standards).
     pub acceptable: Array2<f32>,
     pub answered_options: Array2<f32>,
 }

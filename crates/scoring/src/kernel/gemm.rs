@@ -20,7 +20,7 @@ pub(crate) struct GemmKernel<'a> {
 
 impl<'a> GemmKernel<'a> {
     pub fn new(population: &'a Population, extras: Extras) -> GemmKernel<'a> {
-        GemmKernel { dense: population.dense(), population, extras }
+        GemmKernel { dense: population.dense(extras.standards), population, extras }
     }
 }
 
