@@ -56,6 +56,94 @@ pub fn matchwell_process(command: &str) -> tokio::process::Command {
     process
 }
 
+/// A `matchwell serve` process of its own, as one instance of a fleet.
+pub struct Instance {
+    pub process: tokio::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// What the process logged so far (at info level).
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Instance {
+    /// Starts `matchwell serve` on a free port of loopback over `database_url`, with its own
+    /// data directory `data_dir`, the fleet's shared secret, and `env` on top; returns once it
+    /// serves.
+    pub async fn start(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Instance {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = matchwell_process("serve");
+        command
+            .env("RUST_LOG", "info")
+            .env("MATCHWELL_DATA_DIR", data_dir)
+            .env("MATCHWELL_DATABASE_URL", database_url)
+            .env("MATCHWELL_BIND", "127.0.0.1:0")
+            .env("MATCHWELL_JWT_SECRET", "fleet-secret-fleet-secret-fleet-secret-01")
+            .env("MATCHWELL_PUBLIC_URL", "http://matchwell.test")
+            .env("MATCHWELL_K_ANONYMITY", "1")
+            .env("MATCHWELL_MATCH_FLOOR", "0");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut process = command.spawn().expect("matchwell serve starts");
+        let stderr = process.stderr.take().expect("piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        let kept = log.clone();
+        // Read the log to its end, so that the process never blocks on a full pipe.
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            let mut port_tx = Some(port_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = without_colours(&line);
+                if line.contains("matchwell is serving")
+                    && let Some(port) = line.rsplit("port=").next().and_then(|p| p.trim().parse::<u16>().ok())
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(port);
+                }
+                let mut log = kept.lock().unwrap_or_else(|p| p.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = tokio::time::timeout(std::time::Duration::from_secs(60), port_rx).await;
+        let Ok(Ok(port)) = port else {
+            panic!("matchwell serve did not start: {}", log.lock().unwrap_or_else(|p| p.into_inner()));
+        };
+        Instance { process, address: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    /// Kills the process with SIGKILL and waits for it to end.
+    pub async fn kill_9(&mut self) {
+        self.process.start_kill().expect("SIGKILL");
+        let status = self.process.wait().await.expect("the process ends");
+        assert!(!status.success(), "killed: {status:?}");
+    }
+
+    /// What the process logged so far.
+    pub fn logged(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// `line` without its ANSI colour sequences (`ESC [ … m`).
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
 /// A running application and what the tests need to drive it.
 pub struct TestApp {
     pub backend: Backend,

@@ -32,11 +32,13 @@ pub use aliases::{alias_from, random_alias};
 pub const SCORING_LEASE: &str = "scoring";
 
 /// How long a scoring lease lasts unless renewed: short, so that a process killed in the middle
-/// of a pass holds up scoring for at most this long.
-pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(45);
+/// of a pass holds up scoring for at most this long. With `serve`'s scoring worker looking
+/// every five seconds, another process scores within about twenty seconds of a holder's death.
+pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(15);
 
-/// How often a holder renews its lease while it works.
-const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often a holder renews its lease while it works (the heartbeat): three times per
+/// [`LEASE_TTL`], so that one slow or failed renewal does not lose it.
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs `work` while renewing the lease `name` of `holder` (which it must have just taken) every
 /// few seconds, so that a long pass keeps it and a dead process loses it within [`LEASE_TTL`].

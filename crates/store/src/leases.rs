@@ -3,7 +3,7 @@
 //! that work at the same time.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::{Store, StoreError, statement};
 
@@ -22,6 +22,19 @@ impl Store {
         let values = [name.into(), holder.into(), (now + ttl).into(), now.into()];
         let result = self.db.execute_raw(statement(self.backend(), sql, values)).await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Who holds the lease `name` and until when, if anyone has taken it and not given it up
+    /// (an expired lease is still shown: nobody has taken it over yet).
+    pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            holder: String,
+            expires_at: DateTime<Utc>,
+        }
+        let sql = "SELECT holder, expires_at FROM leases WHERE name = ?";
+        let row = Row::find_by_statement(statement(self.backend(), sql, [name.into()])).one(&self.db).await?;
+        Ok(row.map(|r| (r.holder, r.expires_at)))
     }
 
     /// Gives the lease up if `holder` has it.
