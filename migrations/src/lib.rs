@@ -13,6 +13,7 @@ mod m20261202_000006_digests;
 mod m20261202_000007_digest_indexes;
 mod m20261202_000008_erasures;
 mod m20261202_000009_learning;
+mod m20261203_000001_fleet;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_digest_indexes::Migration),
             Box::new(m20261202_000008_erasures::Migration),
             Box::new(m20261202_000009_learning::Migration),
+            Box::new(m20261203_000001_fleet::Migration),
         ]
     }
 }

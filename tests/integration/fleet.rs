@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Instance, backends, fresh_database, matchwell_process};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+
+use crate::helpers::{Instance, PASSWORD, backends, fresh_database, matchwell_process, spawn_app_with};
 
 /// `matchwell migrate` as a process of its own on `url`.
 fn migrate_process(url: &str, data_dir: &std::path::Path) -> tokio::process::Command {
@@ -80,5 +83,74 @@ async fn when_the_scorer_is_killed_another_instance_scores_the_next_change_withi
         let took = killed.elapsed();
         assert!(!store.matches_for(demo_org(&store, 1, 0).await).await.expect("store").is_empty());
         eprintln!("{backend:?}: the change was scored {:.1} s after the scorer was killed", took.as_secs_f64());
+    }
+}
+
+#[tokio::test]
+async fn login_and_registration_limits_hold_across_two_instances_on_one_database() {
+    for backend in backends() {
+        let first = spawn_app_with(backend, |settings| settings.limits.registrations = 4).await;
+        let second = first.another_instance().await;
+        let member = first.member("fleet@example.org", "Fleet Ltd", "sme").await;
+        // Wrong passwords sent at once, half through each instance: one account and client get
+        // five tries in all, not five per instance.
+        let tries = (0..12).map(|i| {
+            let app = if i % 2 == 0 { &first } else { &second };
+            app.login(&member.email, "not the password at all")
+        });
+        let statuses: Vec<StatusCode> = join_all(tries).await.iter().map(|r| r.status()).collect();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!(refused, 12 - first.settings.limits.failed_logins, "{:?}: {statuses:?}", first.backend);
+        assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
+        for app in [&first, &second] {
+            let right = app.login(&member.email, PASSWORD).await;
+            assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "locked on every instance");
+        }
+
+        // Registrations from one client: the limit counts those made through either instance.
+        let limit = first.settings.limits.registrations;
+        let signups = (0..limit + 4).map(|i| {
+            let app = if i % 2 == 0 { &first } else { &second };
+            async move { app.register(&format!("new{i}@example.org"), &format!("New {i}"), "sme").await.status() }
+        });
+        let statuses = join_all(signups).await;
+        let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+        // The member above registered once already.
+        assert_eq!(created, limit - 1, "{:?}: {statuses:?}", first.backend);
+        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS));
+    }
+}
+
+#[tokio::test]
+async fn attempts_taken_at_once_never_pass_a_limit_and_leave_with_their_window() {
+    for backend in backends() {
+        let (url, _dir) = fresh_database(backend).await;
+        let store = store::Store::open(&url).await.expect("database");
+        let window = chrono::Duration::minutes(15);
+        let now = chrono::Utc::now();
+        let attempts = (0..40).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let keys: &[(&str, usize)] = if i % 2 == 0 { &[("a", 5), ("b", 30)] } else { &[("b", 30), ("a", 5)] };
+                store.throttle_acquire(keys, now, window).await.expect("store")
+            })
+        });
+        let taken = join_all(attempts).await.into_iter().filter(|t| *t.as_ref().expect("task")).count();
+        assert_eq!(taken, 5, "{backend:?}");
+        assert_eq!(store.throttle_count("b", now, window).await.expect("store"), 5, "nothing counted when refused");
+
+        // Given back, one attempt may be taken again; cleared, the key starts afresh.
+        store.throttle_release("a").await.expect("store");
+        assert!(store.throttle_acquire(&[("a", 5)], now, window).await.expect("store"));
+        assert!(!store.throttle_acquire(&[("a", 5)], now, window).await.expect("store"));
+        store.throttle_clear("a").await.expect("store");
+        assert_eq!(store.throttle_count("a", now, window).await.expect("store"), 0);
+
+        // Attempts leave with the window, and a sweep deletes those of keys nobody uses.
+        let later = now + window + chrono::Duration::seconds(1);
+        assert!(store.throttle_acquire(&[("b", 1)], later, window).await.expect("store"), "{backend:?}");
+        store.throttle_acquire(&[("c", 5)], now, window).await.expect("store");
+        assert_eq!(store.throttle_sweep(later - window).await.expect("store"), 1, "c's attempt");
+        assert_eq!(store.throttle_rows().await.expect("store"), 1, "b's attempt of later");
     }
 }

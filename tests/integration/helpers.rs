@@ -224,6 +224,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         token_ttl: chrono::Duration::hours(1),
     };
     adjust(&mut settings);
+    start(backend, settings, dir).await
+}
+
+/// Starts an application with `settings`, which may be those of a running one.
+async fn start(backend: Backend, settings: Settings, dir: tempfile::TempDir) -> TestApp {
     let application = Application::build(settings.clone()).await.expect("the application starts");
     let clock = application.clock();
     let (port, _) = application.spawn();
@@ -245,6 +250,14 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
 
 fn matching_settings() -> matching::Settings {
     matching::Settings { k: 5, floor: 0.0, max_open: 25 }
+}
+
+impl TestApp {
+    /// A second instance of this application on its database, with the same settings and
+    /// secret, as a fleet runs them (its own caches and clock).
+    pub async fn another_instance(&self) -> TestApp {
+        start(self.backend, self.settings.clone(), tempfile::tempdir().expect("temporary directory")).await
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

@@ -1,209 +1,82 @@
-//! In-memory rate limits: a sliding window of recent events per key (an account and client, a
-//! client, an address). Per process; with several processes each one limits on its own, which
-//! still bounds guessing.
-//!
-//! Keys whose events have all left the window are evicted as the table is used, so the table
-//! stays small without ever being wiped whole (wiping it would hand an attacker a fresh start).
-//! If distinct live keys ever exceed the capacity, the keys idle longest go first.
+//! Rate limits shared by every process of a fleet: the attempts are counted in the database
+//! (`Store::throttle_acquire`), so that N `serve` processes give an attacker the same number of
+//! tries as one. What an attempt is counted against (an address and a client, a client, a
+//! member) is stored only as a keyed hash, under a key derived from the server's secret: the
+//! table tells nobody which addresses were tried.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Most keys kept; past this the longest-idle keys are evicted.
-const CAPACITY: usize = 200_000;
-/// Records between sweeps of expired keys.
+use chrono::Utc;
+use hmac::Mac;
+use store::{Store, StoreError};
+
+/// Attempts between sweeps of every expired attempt (the keys in use are swept as they go).
 const SWEEP_EVERY: usize = 1024;
 
-#[derive(Debug)]
-struct Table {
-    events: HashMap<String, VecDeque<Instant>>,
-    records: usize,
+pub struct Throttle {
+    store: Store,
+    key: [u8; 32],
+    window: chrono::Duration,
+    attempts: AtomicUsize,
 }
 
-#[derive(Debug)]
-pub struct RateLimiter {
-    window: Duration,
-    table: Mutex<Table>,
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle").field("window", &self.window).finish_non_exhaustive()
+    }
 }
 
-impl RateLimiter {
-    /// A limiter counting events over `window`.
-    pub fn new(window: Duration) -> RateLimiter {
-        RateLimiter { window, table: Mutex::new(Table { events: HashMap::new(), records: 0 }) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Events recorded for `key` within the window.
-    pub fn count(&self, key: &str) -> usize {
-        self.count_at(key, Instant::now())
-    }
-
-    fn count_at(&self, key: &str, now: Instant) -> usize {
-        let mut table = self.lock();
-        let Some(queue) = table.events.get_mut(key) else { return 0 };
-        while queue.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-            queue.pop_front();
+impl Throttle {
+    /// Limits counted over `window`, with keys hashed under a key derived from `secret`.
+    pub fn new(store: Store, secret: &[u8], window: std::time::Duration) -> Throttle {
+        Throttle {
+            store,
+            key: crate::keys::derive(secret, b"matchwell rate limit keys"),
+            window: chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX),
+            attempts: AtomicUsize::new(0),
         }
-        let n = queue.len();
-        if n == 0 {
-            table.events.remove(key);
-        }
-        n
     }
 
-    pub fn record(&self, key: &str) {
-        let now = Instant::now();
-        let mut table = self.lock();
-        self.record_in(&mut table, key, now);
+    /// The stored form of `key`: 128 bits of its HMAC, in hex.
+    fn hashed(&self, key: &str) -> String {
+        let mut mac = crate::keys::hmac(&self.key);
+        mac.update(key.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
-    #[cfg(test)]
-    fn record_at(&self, key: &str, now: Instant) {
-        let mut table = self.lock();
-        self.record_in(&mut table, key, now);
-    }
-
-    fn record_in(&self, table: &mut Table, key: &str, now: Instant) {
-        table.records += 1;
-        if table.records.is_multiple_of(SWEEP_EVERY) || table.events.len() >= CAPACITY {
-            self.sweep(table, now);
-        }
-        table.events.entry(key.to_owned()).or_default().push_back(now);
-    }
-
-    /// Takes an attempt: when every key is under its limit, records one event on each and
-    /// answers `true`; otherwise records nothing. Checking and recording under one lock means
-    /// that requests sent at the same moment cannot all pass the check before any records.
-    pub fn acquire(&self, keys: &[(&str, usize)]) -> bool {
-        let now = Instant::now();
-        let mut table = self.lock();
-        for (key, limit) in keys {
-            if let Some(queue) = table.events.get_mut(*key) {
-                while queue.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-                    queue.pop_front();
-                }
-                if queue.len() >= *limit {
-                    return false;
-                }
-            } else if *limit == 0 {
-                return false;
+    /// Takes an attempt: when every key is under its limit, counts one on each and answers
+    /// `true`; otherwise counts nothing. Checked and counted in one step, for every process.
+    pub async fn acquire(&self, keys: &[(&str, usize)]) -> Result<bool, StoreError> {
+        let hashed: Vec<String> = keys.iter().map(|(key, _)| self.hashed(key)).collect();
+        let limits: Vec<(&str, usize)> = hashed.iter().map(String::as_str).zip(keys.iter().map(|(_, n)| *n)).collect();
+        let now = Utc::now();
+        let taken = self.store.throttle_acquire(&limits, now, self.window).await?;
+        if self.attempts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            match self.store.throttle_sweep(now - self.window).await {
+                Ok(swept) => tracing::debug!(swept, "expired rate-limit attempts deleted"),
+                Err(error) => tracing::warn!(error = %error, "failed to delete expired rate-limit attempts"),
             }
         }
-        for (key, _) in keys {
-            self.record_in(&mut table, key, now);
-        }
-        true
+        Ok(taken)
     }
 
-    /// Gives back the latest event of `key` (an attempt that turned out not to count).
-    pub fn release(&self, key: &str) {
-        let mut table = self.lock();
-        if let Some(queue) = table.events.get_mut(key) {
-            queue.pop_back();
-            if queue.is_empty() {
-                table.events.remove(key);
-            }
+    /// Gives back the latest attempt on `key` (one that turned out not to count). A failure
+    /// leaves it counted, which errs on the safe side.
+    pub async fn release(&self, key: &str) {
+        if let Err(error) = self.store.throttle_release(&self.hashed(key)).await {
+            tracing::warn!(error = %error, "failed to give back a rate-limited attempt");
         }
     }
 
     /// Forgets `key` (after a success that should not count against it).
-    pub fn clear(&self, key: &str) {
-        self.lock().events.remove(key);
-    }
-
-    /// Keys currently held (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.lock().events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Drops the keys whose last event left the window; if the table is still full, the
-    /// longest-idle tenth of it.
-    fn sweep(&self, table: &mut Table, now: Instant) {
-        table.events.retain(|_, queue| queue.back().is_some_and(|t| now.duration_since(*t) < self.window));
-        if table.events.len() >= CAPACITY {
-            let mut idle: Vec<(Instant, String)> =
-                table.events.iter().filter_map(|(key, q)| q.back().map(|t| (*t, key.clone()))).collect();
-            idle.sort_unstable();
-            for (_, key) in idle.into_iter().take(CAPACITY / 10) {
-                table.events.remove(&key);
-            }
+    pub async fn clear(&self, key: &str) {
+        if let Err(error) = self.store.throttle_clear(&self.hashed(key)).await {
+            tracing::warn!(error = %error, "failed to clear a rate limit");
         }
     }
 
-    #[cfg(test)]
-    fn sweep_now(&self, now: Instant) {
-        let mut table = self.lock();
-        self.sweep(&mut table, now);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_leave_the_window_and_expired_keys_are_evicted_one_by_one() {
-        let limiter = RateLimiter::new(Duration::from_secs(60));
-        let start = Instant::now();
-        for _ in 0..3 {
-            limiter.record_at("old", start);
-        }
-        limiter.record_at("recent", start + Duration::from_secs(50));
-        assert_eq!(limiter.count_at("old", start + Duration::from_secs(30)), 3);
-        let later = start + Duration::from_secs(70);
-        assert_eq!(limiter.count_at("old", later), 0, "older than the window");
-        assert_eq!(limiter.count_at("recent", later), 1);
-        limiter.record_at("stale", start);
-        limiter.sweep_now(later);
-        assert_eq!(limiter.len(), 1, "the expired keys went, the live one stayed");
-        assert_eq!(limiter.count_at("recent", later), 1, "never wiped whole");
-    }
-
-    #[test]
-    fn acquiring_checks_and_records_every_key_at_once() {
-        let limiter = RateLimiter::new(Duration::from_secs(60));
-        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
-        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
-        assert!(!limiter.acquire(&[("a", 2), ("b", 3)]), "a is full");
-        assert_eq!(limiter.count("b"), 2, "nothing recorded when refused");
-        limiter.release("a");
-        assert!(limiter.acquire(&[("a", 2), ("b", 3)]));
-        assert!(!limiter.acquire(&[("c", 5), ("b", 3)]), "b is full now");
-        assert_eq!(limiter.count("c"), 0);
-    }
-
-    #[test]
-    fn concurrent_attempts_never_pass_the_limit() {
-        let limiter = std::sync::Arc::new(RateLimiter::new(Duration::from_secs(60)));
-        let threads: Vec<_> = (0..16)
-            .map(|_| {
-                let limiter = limiter.clone();
-                std::thread::spawn(move || (0..10).filter(|_| limiter.acquire(&[("k", 5)])).count())
-            })
-            .collect();
-        let passed: usize = threads.into_iter().map(|t| t.join().expect("thread")).sum();
-        assert_eq!(passed, 5);
-    }
-
-    #[test]
-    fn a_full_table_sheds_its_longest_idle_keys_not_the_live_ones() {
-        let limiter = RateLimiter::new(Duration::from_secs(3600));
-        let start = Instant::now();
-        for i in 0..CAPACITY {
-            limiter.record_at(&format!("k{i}"), start + Duration::from_millis(i as u64 / 100));
-        }
-        limiter.record_at("attacker", start + Duration::from_secs(10));
-        limiter.record_at("attacker", start + Duration::from_secs(10));
-        assert!(limiter.len() <= CAPACITY - CAPACITY / 10 + 1);
-        assert_eq!(limiter.count_at("attacker", start + Duration::from_secs(11)), 2);
-        assert_eq!(limiter.count_at(&format!("k{}", CAPACITY - 1), start + Duration::from_secs(11)), 1);
+    /// Attempts counted on `key` now.
+    pub async fn count(&self, key: &str) -> Result<usize, StoreError> {
+        self.store.throttle_count(&self.hashed(key), Utc::now(), self.window).await
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{Notify, watch};
 use crate::auth::{Sessions, Tokens, hash_password, new_token};
 use crate::config::Settings;
 use crate::errors::json_error;
-use crate::limits::RateLimiter;
+use crate::limits::Throttle;
 use crate::routes;
 use crate::state::AppState;
 use crate::workers;
@@ -79,7 +79,11 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             tokens: Tokens::new(&settings.jwt_secret, settings.token_ttl),
-            limiter: RateLimiter::new(settings.limits.window),
+            limiter: Throttle::new(
+                store.clone(),
+                settings.jwt_secret.expose_secret().as_bytes(),
+                settings.limits.window,
+            ),
             anonymity: Arc::new(Anonymity::new(catalogue.clone(), settings.k_anonymity)),
             clock: Arc::new(crate::clock::Clock::default()),
             search: Arc::new(matching::search::Search::new(catalogue.clone(), models.clone())),

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::auth::{Sessions, Tokens};
 use crate::config::Settings;
-use crate::limits::RateLimiter;
+use crate::limits::Throttle;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -16,7 +16,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     pub tokens: Tokens,
     pub settings: Settings,
-    pub limiter: RateLimiter,
+    /// Rate limits, counted in the database for every process.
+    pub limiter: Throttle,
     /// Wakes the scoring worker when an organisation changed.
     pub scoring: Arc<Notify>,
     /// A hash of a random password: logins for unknown emails verify against it, so that

@@ -12,7 +12,7 @@ use domain::{EmailAddress, OrgKind, OrganisationName};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use crate::entities::{account, email_token, organisation};
@@ -272,7 +272,7 @@ impl Store {
         verification: &NewEmail,
         now: DateTime<Utc>,
     ) -> Result<Registered, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let existing = lock_account_by_email(&txn, registration.email.as_str()).await?;
         let (account_id, registered) = match existing {
             Some(found) if found.verified_at.is_some() => return Ok(Registered::AlreadyVerified),
@@ -357,7 +357,7 @@ impl Store {
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<TokenUse, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let Some(found) = valid_token(&txn, token_hash, Purpose::Verify, now).await? else {
             return Ok(TokenUse::Invalid);
         };
@@ -401,7 +401,7 @@ impl Store {
         now: DateTime<Utc>,
         message: &NewEmail,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let found = lock_account_by_email(&txn, email.as_str()).await?;
         let Some(found) = found.filter(|a| a.verified_at.is_none()) else { return Ok(false) };
         void_tokens(&txn, found.id, Purpose::Verify, now).await?;
@@ -421,7 +421,7 @@ impl Store {
         now: DateTime<Utc>,
         message: &NewEmail,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let found = lock_account_by_email(&txn, email.as_str()).await?;
         let Some(found) = found.filter(|a| a.verified_at.is_some()) else { return Ok(false) };
         void_tokens(&txn, found.id, Purpose::Reset, now).await?;
@@ -438,7 +438,7 @@ impl Store {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenUse, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let Some(found) = valid_token(&txn, token_hash, Purpose::Reset, now).await? else {
             return Ok(TokenUse::Invalid);
         };
@@ -460,7 +460,7 @@ impl Store {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let found = account::Entity::find()
             .filter(account::Column::PublicId.eq(account_public_id))
             .one(&txn)
@@ -538,7 +538,7 @@ impl Store {
         questionnaire: &domain::Questionnaire,
         now: DateTime<Utc>,
     ) -> Result<Vec<OrgId>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let mut created = Vec::with_capacity(seeded.len());
         for one in seeded {
             let org = insert_organisation(&txn, one.name.as_str(), one.kind, true, now).await?;

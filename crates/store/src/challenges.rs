@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::challenge::{Challenge, Response, Stage};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, FromQueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, FromQueryResult};
 
 use crate::mail::{NewEmail, enqueue};
 use crate::{OrgId, Store, StoreError, from_json, statement, to_json};
@@ -339,7 +339,7 @@ impl Store {
         now: DateTime<Utc>,
         change: impl FnOnce(&Challenge) -> Result<Challenge, E>,
     ) -> Result<Result<ChallengeRecord, E>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let current = lock_challenge(&txn, id).await?;
         if current.poster != poster {
             return Err(StoreError::Forbidden);
@@ -386,7 +386,7 @@ impl Store {
     /// Makes `id` the challenge of the month, the only featured one (a unique index keeps it
     /// so even when two facilitators feature at once).
     pub async fn feature_challenge(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let backend = self.backend();
         if backend == DatabaseBackend::Postgres {
             // Facilitators featuring at the same moment take turns.
@@ -417,7 +417,7 @@ impl Store {
         alias: &mut (dyn FnMut() -> String + Send),
         now: DateTime<Utc>,
     ) -> Result<(String, bool), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let backend = self.backend();
         let challenge = lock_challenge(&txn, challenge_id).await?;
         if challenge.poster == responder {
@@ -532,7 +532,7 @@ impl Store {
         to: ResponseStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let (row, challenge) = lock_response(&txn, challenge_id, response_id).await?;
         if challenge.poster != poster {
             return Err(StoreError::NotFound);
@@ -576,7 +576,7 @@ impl Store {
         now: DateTime<Utc>,
         announce: impl FnOnce(&ChallengeConnection) -> Vec<NewEmail>,
     ) -> Result<ResponseRevealed, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let backend = self.backend();
         let (row, challenge) = lock_response(&txn, challenge_id, response_id).await?;
         let side = if challenge.poster == org {
@@ -664,7 +664,7 @@ impl Store {
         alias: &mut (dyn FnMut() -> String + Send),
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let backend = self.backend();
         let challenge = lock_challenge(&txn, challenge_id).await?;
         if challenge.poster == asker {

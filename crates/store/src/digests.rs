@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::digest::Frequency;
-use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::mail::{NewEmail, enqueue};
 use crate::matches::PartyView;
@@ -241,7 +241,7 @@ impl Store {
         batch: &[(i64, Option<NewEmail>)],
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let mut claimed = Vec::with_capacity(batch.len());
         for (account_id, email) in batch {
             let outcome = if email.is_some() { "queued" } else { "empty" };

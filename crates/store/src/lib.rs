@@ -22,6 +22,7 @@ pub mod models;
 pub mod organisations;
 pub mod rights;
 pub mod stories;
+pub mod throttle;
 pub mod web_sessions;
 
 #[cfg(feature = "test-support")]
@@ -112,7 +113,7 @@ impl Store {
             Migrator::up(&self.db, None).await?;
             return Ok(());
         }
-        let turn = self.db.begin().await?;
+        let turn = self.write().await?;
         turn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
         Migrator::up(&self.db, None).await?;
         turn.commit().await?;
@@ -123,6 +124,17 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read.ping().await?;
         Ok(())
+    }
+
+    /// Begins a transaction that writes. On SQLite it takes the database's write lock at once
+    /// (`BEGIN IMMEDIATE`), waiting for another process's writer if need be, rather than
+    /// reading first and then failing to upgrade when another process wrote meanwhile.
+    pub(crate) async fn write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.db.begin_with_options(options).await
     }
 
     pub(crate) fn backend(&self) -> DatabaseBackend {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
+    QueryFilter, QuerySelect, Set, Statement,
 };
 
 use crate::entities::{account, match_party, matches, organisation};
@@ -287,7 +287,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Saved, StoreError> {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let mut open = open_counts(&txn, self.backend()).await?;
         let involved: HashSet<i64> = candidates.iter().flat_map(|c| [c.low.0, c.high.0]).collect();
         let mut existing = Existing::load(&txn, involved.into_iter().collect()).await?;
@@ -400,7 +400,7 @@ impl Store {
         now: DateTime<Utc>,
         announce: impl FnOnce(&Connection) -> Vec<NewEmail>,
     ) -> Result<Revealed, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         // Touching the match first takes its row lock on PostgreSQL, so two changes to one
         // match run one after the other and the second sees the first.
         lock_match(&txn, org, id, now).await?;
@@ -442,7 +442,7 @@ impl Store {
     /// Hides the match from the caller; the other side is never told (its list does not
     /// change). Refused once the caller has revealed itself, since a reveal cannot be undone.
     pub async fn decline(&self, org: OrgId, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         lock_match(&txn, org, id, now).await?;
         let (mine, _) = parties(&txn, id, org).await?;
         match PartyStatus::parse(&mine.status)? {
@@ -469,7 +469,7 @@ impl Store {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let record = lock_match(&txn, org, id, now).await?;
         let (mine, _) = parties(&txn, id, org).await?;
         if PartyStatus::parse(&mine.status)? == PartyStatus::Declined {
@@ -581,7 +581,7 @@ impl Store {
     ) -> Result<Introduction, StoreError> {
         let (low, high) = (candidate.low.0, candidate.high.0);
         let other = if asker.0 == low { high } else { low };
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let backend = self.backend();
         // Both organisations' rows, locked in id order (on PostgreSQL; SQLite has one writer),
         // so that asks by one member and asks to one member take turns with the daily limit and
@@ -899,7 +899,7 @@ impl Store {
     /// and both reported `outcome`, in one transaction and without any email.
     /// [`StoreError::Forbidden`] unless both organisations are demonstration ones.
     pub async fn simulate_outcome(&self, id: &str, outcome: Outcome, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let record = matches::Entity::find_by_id(id.to_owned()).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let demo = organisation::Entity::find()
             .filter(organisation::Column::Id.is_in([record.org_low, record.org_high]))

@@ -8,7 +8,7 @@ use domain::{AnswerSet, OrgKind, Profile, Questionnaire, RawAnswer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entities::{account, answer, organisation};
@@ -140,7 +140,7 @@ impl Store {
         now: DateTime<Utc>,
         change: impl FnOnce(&Organisation) -> Result<Profile, E>,
     ) -> Result<Result<ProfileUpdate, E>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let mut query = organisation::Entity::find_by_id(id.0);
         if self.backend() == DatabaseBackend::Postgres {
             query = query.lock_exclusive();
@@ -213,7 +213,7 @@ impl Store {
         questionnaire: &Questionnaire,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         write_answers_in(&txn, id, answers, scope, questionnaire, now).await?;
         bump(&txn, CHANGES).await?;
         stamp(&txn, &[id.0]).await?;
@@ -337,7 +337,7 @@ impl Store {
     /// Deletes every demonstration organisation with everything that is theirs (accounts,
     /// answers, matches); how many there were.
     pub async fn remove_demo_organisations(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let removed =
             organisation::Entity::delete_many().filter(organisation::Column::Demo.eq(true)).exec(&txn).await?;
         if removed.rows_affected > 0 {

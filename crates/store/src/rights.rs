@@ -2,7 +2,7 @@
 //! erasure, after which nothing of it remains in any table but anonymous totals.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::challenges::ResponseStatus;
 use crate::generations::{POPULATION, ROSTER, bump};
@@ -194,7 +194,7 @@ impl Store {
     /// matches, connections and outcomes went, added to anonymous totals.
     pub async fn erase_organisation(&self, org: OrgId) -> Result<Erased, StoreError> {
         let backend = self.backend();
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let one = |sql: &str| statement(backend, sql, [org.0.into()]);
         // Lock the organisation first (PostgreSQL), so that a reveal or a save racing the
         // erasure either finishes before it or finds nothing.

@@ -172,7 +172,7 @@ impl Store {
         story: &Story,
         now: DateTime<Utc>,
     ) -> Result<StoryView, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         let record = party_of_connection(&txn, org, id, now).await?;
         let revision = story_row(&txn, self, id).await?.map_or(1, |row| row.revision + 1);
         let by_low = record.org_low == org.0;
@@ -215,7 +215,7 @@ impl Store {
         revision: i64,
         now: DateTime<Utc>,
     ) -> Result<StoryView, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         party_of_connection(&txn, org, id, now).await?;
         let row = story_row(&txn, self, id).await?.ok_or(StoreError::NotFound)?;
         if row.revision != revision {
@@ -245,7 +245,7 @@ impl Store {
     /// Withdraws the story of match `id`: it is no longer published, and both approvals are
     /// gone. Either party may do this at any time; withdrawing twice is harmless.
     pub async fn withdraw_story(&self, org: OrgId, id: &str, now: DateTime<Utc>) -> Result<StoryView, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.write().await?;
         lock_match(&txn, org, id, now).await?;
         let (mine, _) = parties(&txn, id, org).await?;
         if PartyStatus::parse(&mine.status)? == PartyStatus::Declined {

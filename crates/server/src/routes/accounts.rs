@@ -59,7 +59,7 @@ impl SignUp {
 /// or still unverified address, a notice to the owner of a verified one.
 pub async fn sign_up(request: &HttpRequest, state: &AppState, sign_up: SignUp) -> Result<(), ApiError> {
     let key = format!("register:{}", client(request, state));
-    if !state.limiter.acquire(&[(&key, state.settings.limits.registrations)]) {
+    if !state.limiter.acquire(&[(&key, state.settings.limits.registrations)]).await? {
         return Err(ApiError::TooManyRequests);
     }
     let token = new_token();
@@ -159,7 +159,7 @@ pub async fn verify_email(
     }
     // Every attempt counts until it succeeds, so that parallel guesses are counted too.
     let failures = format!("verify:{}", client(request, state));
-    if !state.limiter.acquire(&[(&failures, state.settings.limits.client_failures)]) {
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.client_failures)]).await? {
         return Err(VerifyError::TooManyAttempts);
     }
     let hash = token_hash(token);
@@ -170,7 +170,7 @@ pub async fn verify_email(
     if !verify_password(password, pending.password_hash).await.map_err(VerifyError::Unexpected)? {
         return Err(VerifyError::WrongPassword);
     }
-    state.limiter.release(&failures);
+    state.limiter.release(&failures).await;
     let role =
         if state.settings.facilitator_emails.contains(&pending.email) { Role::Facilitator } else { Role::Member };
     match state.store.complete_verification(&hash, role, now).await? {
@@ -227,12 +227,16 @@ fn email_request_accepted() -> HttpResponse {
 /// Counts a request for a link to `email`, per address and client and per client; whether a
 /// link may be sent. Over the limit the request is still answered as usual (202), so that it
 /// tells nothing, and nobody but the owner's own client can use up the owner's requests.
-fn email_request_allowed(request: &HttpRequest, state: &AppState, email: &EmailAddress) -> bool {
+async fn email_request_allowed(
+    request: &HttpRequest,
+    state: &AppState,
+    email: &EmailAddress,
+) -> Result<bool, ApiError> {
     let limit = state.settings.limits.email_requests;
     let client = client(request, state);
     let by_email = format!("email-request:{}:{client}", email.as_str());
     let by_client = format!("email-request-client:{client}");
-    state.limiter.acquire(&[(&by_email, limit), (&by_client, limit * 10)])
+    Ok(state.limiter.acquire(&[(&by_email, limit), (&by_client, limit * 10)]).await?)
 }
 
 /// The least time a reset or resend request takes, whatever the address, so that its timing
@@ -252,7 +256,7 @@ pub async fn request_password_reset(request: &HttpRequest, state: &AppState, ema
     let started = std::time::Instant::now();
     let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
     padded(started, async {
-        if !email_request_allowed(request, state, &email) {
+        if !email_request_allowed(request, state, &email).await? {
             tracing::info!("password reset not sent: too many requests");
             return Ok(());
         }
@@ -344,7 +348,7 @@ pub async fn request_verification(request: &HttpRequest, state: &AppState, email
     let started = std::time::Instant::now();
     let email = EmailAddress::parse(email).map_err(|m| FieldErrors::one("email", m))?;
     padded(started, async {
-        if !email_request_allowed(request, state, &email) {
+        if !email_request_allowed(request, state, &email).await? {
             tracing::info!("verification link not sent: too many requests");
             return Ok(());
         }
@@ -407,7 +411,7 @@ pub async fn authenticate(
     let by_account = format!("login:{}:{client}", email.as_str());
     let by_client = format!("login-client:{client}");
     // Every attempt counts until it succeeds, so that parallel guesses are counted too.
-    if !state.limiter.acquire(&[(&by_account, limits.failed_logins), (&by_client, limits.client_failures)]) {
+    if !state.limiter.acquire(&[(&by_account, limits.failed_logins), (&by_client, limits.client_failures)]).await? {
         return Err(ApiError::TooManyRequests);
     }
     let account = state.store.account_by_email(&email).await?;
@@ -416,8 +420,8 @@ pub async fn authenticate(
     let Some(account) = account.filter(|_| matches) else {
         return Err(ApiError::WrongCredentials);
     };
-    state.limiter.clear(&by_account);
-    state.limiter.release(&by_client);
+    state.limiter.clear(&by_account).await;
+    state.limiter.release(&by_client).await;
     if !account.verified {
         return Err(ApiError::EmailNotVerified);
     }
@@ -476,13 +480,13 @@ pub async fn confirm_password(
 ) -> Result<store::accounts::Account, ApiError> {
     let account = state.store.account_by_public_id(&member.public_id).await?.ok_or(ApiError::Unauthenticated)?;
     let failures = format!("login:{}:{}", account.email.as_str(), client(request, state));
-    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]) {
+    if !state.limiter.acquire(&[(&failures, state.settings.limits.failed_logins)]).await? {
         return Err(ApiError::TooManyRequests);
     }
     if !verify_password(password, account.password_hash.clone()).await? {
         return Err(FieldErrors::one(field, "this is not your current password").into());
     }
-    state.limiter.release(&failures);
+    state.limiter.release(&failures).await;
     Ok(account)
 }
 

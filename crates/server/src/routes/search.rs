@@ -140,7 +140,7 @@ pub async fn search_for(
 ) -> Result<(Vec<Card>, Option<usize>), ApiError> {
     query.tie_seed = state.refs.seed(&member.org_public_id);
     let limit = state.settings.limits.searches;
-    if !state.limiter.acquire(&[(&format!("search:{}", member.org_public_id), limit)]) {
+    if !state.limiter.acquire(&[(&format!("search:{}", member.org_public_id), limit)]).await? {
         return Err(ApiError::TooManyRequests);
     }
     state.search.refresh(&state.store).await.map_err(|e| ApiError::unexpected(e, "failed to refresh the search"))?;
