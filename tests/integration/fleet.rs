@@ -4,8 +4,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
-use crate::helpers::{Instance, PASSWORD, backends, fresh_database, matchwell_process, spawn_app_with};
+use crate::helpers::{
+    Backend, Instance, Member, PASSWORD, TestApp, answers, backends, fresh_database, matchwell_process, spawn_app,
+    spawn_app_with,
+};
 
 /// `matchwell migrate` as a process of its own on `url`.
 fn migrate_process(url: &str, data_dir: &std::path::Path) -> tokio::process::Command {
@@ -67,6 +71,8 @@ async fn when_the_scorer_is_killed_another_instance_scores_the_next_change_withi
         // The next change, made while another instance runs, is scored by that instance.
         let second_dir = tempfile::tempdir().expect("directory");
         let second = Instance::start(&url, second_dir.path(), &[]).await;
+        let health = reqwest::get(format!("{}/healthz", second.address)).await.expect("the second instance answers");
+        assert_eq!(health.status(), StatusCode::OK);
         cli::demo::seed(&store, &catalogue, 5, 2).await.expect("the next change");
         let newcomer = demo_org(&store, 2, 0).await;
         loop {
@@ -153,4 +159,81 @@ async fn attempts_taken_at_once_never_pass_a_limit_and_leave_with_their_window()
         assert_eq!(store.throttle_sweep(later - window).await.expect("store"), 1, "c's attempt");
         assert_eq!(store.throttle_rows().await.expect("store"), 1, "b's attempt of later");
     }
+}
+
+/// `member`'s match list as `app` serves it.
+async fn list(app: &TestApp, member: &Member) -> Vec<Value> {
+    let body: Value = app.get("/api/v1/matches", Some(&member.token)).await.json().await.expect("json");
+    body["matches"].as_array().expect("matches").clone()
+}
+
+/// Waits until `seen` holds of what `read` returns, which must be within `within` of `since`
+/// (a cached copy is trusted for a second, so this tells a notice from a version check).
+async fn shows_within<T>(since: Instant, within: Duration, read: impl AsyncFn() -> T, seen: impl Fn(&T) -> bool) {
+    loop {
+        let value = read().await;
+        if seen(&value) {
+            return;
+        }
+        assert!(since.elapsed() < within, "not shown {} ms after the change", since.elapsed().as_millis());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_made_through_one_instance_shows_through_another_at_once() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let first = spawn_app(Backend::Postgres).await;
+    let second = first.another_instance().await;
+    let a = first.member("ann@fleet.example", "Ann Fleet Ltd", "sme").await;
+    let b = first.member("bo@fleet.example", "Bo Fleet Trust", "health_org").await;
+    for member in [&a, &b] {
+        let saved = first.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
+        assert_eq!(saved.status(), StatusCode::OK);
+    }
+    first.score().await;
+    let within = Duration::from_millis(700);
+
+    // A reveal through the first instance, read through the second, which has just cached the
+    // list (and would trust its copy for a second without the notice).
+    let before = list(&second, &a).await;
+    let primed = Instant::now();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["their_status"], "hidden");
+    let id = before[0]["id"].as_str().expect("id").to_owned();
+    let revealed = first.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+    assert_eq!(revealed.status(), StatusCode::OK);
+    shows_within(primed, within, async || list(&second, &a).await, |l| l[0]["their_status"] == "revealed").await;
+
+    // A new match, made by a scoring pass elsewhere.
+    let c = first.member("cy@fleet.example", "Cy Fleet University", "academic").await;
+    let saved = first.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &c.token).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(list(&second, &a).await.len(), 1);
+    let primed = Instant::now();
+    first.score().await;
+    shows_within(primed, within, async || list(&second, &a).await, |l| l.len() == 2).await;
+
+    // A decline.
+    let mine = list(&second, &b).await;
+    let primed = Instant::now();
+    let id = mine[0]["id"].as_str().expect("id").to_owned();
+    let declined = first.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&b.token)).await;
+    assert_eq!(declined.status(), StatusCode::OK);
+    shows_within(primed, within, async || list(&second, &b).await, |l| l.iter().all(|m| m["id"] != id.as_str())).await;
+
+    // A password change ends the old session on every instance.
+    assert_eq!(second.get("/api/v1/me", Some(&a.token)).await.status(), StatusCode::OK);
+    let primed = Instant::now();
+    let change = json!({"current_password": PASSWORD, "new_password": "another long enough password"});
+    assert_eq!(first.put("/api/v1/me/password", &change, &a.token).await.status(), StatusCode::OK);
+    shows_within(
+        primed,
+        within,
+        async || second.get("/api/v1/me", Some(&a.token)).await.status(),
+        |s| *s == StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }

@@ -90,8 +90,8 @@ impl Tokens {
 
 /// Accounts' current sessions, kept for a second after they were read so that a request does
 /// not wait on the database to check its token. A reset or change made by this process drops
-/// the account at once; one made by another process shows here within about two
-/// [`Sessions::FRESH`] periods.
+/// the account at once; one made by another process too on PostgreSQL (`notices.rs`), and
+/// otherwise within about two [`Sessions::FRESH`] periods.
 #[derive(Debug, Default)]
 pub struct Sessions {
     entries: Mutex<HashMap<String, (Session, Instant)>>,
@@ -131,6 +131,11 @@ impl Sessions {
     /// Drops what is known of `account` (after its sessions were ended).
     pub fn forget(&self, account: &str) {
         self.lock().remove(account);
+    }
+
+    /// Drops what is known of every account (when changes may have been missed).
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 
     /// The current session of `account`.

@@ -3,8 +3,9 @@
 //! (`Store::matches_version`: a per-organisation counter that every change to the list
 //! increases in its own transaction, and the population generation) confirms it or forces a
 //! rebuild. Changes made through this process (reveals, declines, outcomes, profile edits,
-//! scoring passes) drop the affected lists at once, so only changes made by another process
-//! can show up to a second late.
+//! scoring passes) drop the affected lists at once, and so do changes made by another process
+//! on PostgreSQL, which tells every listening process (`notices.rs`); only on SQLite, or while
+//! that connection is down, can another process's change show up to a second late.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

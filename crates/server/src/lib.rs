@@ -20,6 +20,7 @@ pub mod errors;
 mod keys;
 mod limits;
 mod metrics;
+mod notices;
 pub(crate) mod pages;
 mod refs;
 mod retry;

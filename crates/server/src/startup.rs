@@ -107,7 +107,7 @@ impl Application {
                 state.anonymity.clone(),
                 &state.settings,
             );
-            workers.push(tokio::spawn(workers::run_digests(digester, stopped)));
+            workers.push(tokio::spawn(workers::run_digests(digester, stopped.clone())));
             // Load what search and anonymous profiles need before the first member asks.
             let warm = state.clone();
             workers.push(tokio::spawn(async move {
@@ -119,6 +119,7 @@ impl Application {
                 }
             }));
         }
+        workers.push(tokio::spawn(crate::notices::follow(state.clone(), stopped)));
         let shared = state.clone();
         let https = state.settings.https();
         let server = HttpServer::new(move || {

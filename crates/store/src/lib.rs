@@ -19,6 +19,7 @@ pub mod leases;
 pub mod mail;
 pub mod matches;
 pub mod models;
+pub mod notices;
 pub mod organisations;
 pub mod rights;
 pub mod stories;
