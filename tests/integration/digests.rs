@@ -351,7 +351,7 @@ async fn after_a_kill_9_in_the_middle_of_a_run_a_restart_sends_each_remaining_di
         assert!(!status.success(), "killed: {status:?}");
 
         // The restart sends what was left: digests queued but not sent, and those whose claims
-        // died with the process once their claim runs out (two minutes on). The dead process's
+        // died with the process once their claim runs out (thirty seconds on). The dead process's
         // connections stay held: what it wrote before dying is never taken as accepted.
         sink.release_new_connections();
         let restart = digest_process(&app, &sink).output().await.expect("matchwell digest runs");

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tests::smtp_sink::SmtpSink;
 
 use crate::helpers::{
     Backend, Instance, Member, PASSWORD, TestApp, answers, backends, fresh_database, matchwell_process, spawn_app,
@@ -236,4 +237,96 @@ async fn a_change_made_through_one_instance_shows_through_another_at_once() {
         |s| *s == StatusCode::UNAUTHORIZED,
     )
     .await;
+}
+
+/// `count` emails queued straight into the store, to `member<i>@example.org`.
+async fn queue_emails(store: &store::Store, count: usize) {
+    for i in 0..count {
+        let email = store::mail::NewEmail {
+            idempotency_key: format!("fleet:{i}"),
+            recipient: format!("member{i}@example.org"),
+            subject: format!("Message {i}"),
+            text_body: "Hello from the fleet".to_owned(),
+            html_body: None,
+            list_unsubscribe: None,
+        };
+        store.enqueue_email(&email, chrono::Utc::now()).await.expect("queued");
+    }
+}
+
+#[tokio::test]
+async fn a_killed_instances_email_claims_are_taken_over_within_a_claim_and_nothing_is_sent_twice() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let store = store::Store::open(&url).await.expect("database");
+    queue_emails(&store, 30).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let smtp = sink.url();
+    let env = [("MATCHWELL_SMTP_URL", smtp.as_str()), ("MATCHWELL_SMTP_CONNECTIONS", "2")];
+
+    // The first instance sends ten, then the server stops answering while it holds claims.
+    sink.hold_after(10);
+    let first_dir = tempfile::tempdir().expect("directory");
+    let mut first = Instance::start(&url, first_dir.path(), &env).await;
+    let stalled = sink.wait_until(Duration::from_secs(60), |accepted, held| accepted == 10 && held > 0).await;
+    assert!(stalled, "the first instance reached the held messages\n{}", first.logged());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.sent_email_bodies().await.expect("store").len() < 10 {
+        assert!(Instant::now() < deadline, "what the server accepted is recorded as sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill_9().await;
+    let killed = Instant::now();
+
+    // Another instance sends the rest, those the dead one had claimed once their claims run
+    // out; what the dead one wrote to its held connections is never taken as accepted.
+    sink.release_new_connections();
+    let second_dir = tempfile::tempdir().expect("directory");
+    let second = Instance::start(&url, second_dir.path(), &env).await;
+    let within = Duration::from_secs(store::mail::CLAIM.num_seconds() as u64 + 20);
+    let done = sink.wait_until(within, |accepted, _| accepted >= 30).await;
+    assert!(done, "sent {} of 30 within {within:?} of the kill\n{}", sink.accepted(), second.logged());
+    let took = killed.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|raw| {
+            let message = mail_parser::MessageParser::default().parse(raw).expect("a message");
+            message.message_id().expect("a Message-ID").to_owned()
+        })
+        .collect();
+    ids.sort();
+    let sent = ids.len();
+    ids.dedup();
+    assert_eq!((sent, ids.len()), (30, 30), "each email once");
+    assert_eq!(store.pending_emails().await.expect("store"), 0);
+    eprintln!("the dead instance's emails were all sent {:.1} s after the kill", took.as_secs_f64());
+}
+
+#[tokio::test]
+async fn a_worker_still_sending_keeps_its_claims_and_a_dead_ones_run_out() {
+    for backend in backends() {
+        let (url, _dir) = fresh_database(backend).await;
+        let store = store::Store::open(&url).await.expect("database");
+        queue_emails(&store, 2).await;
+        let start = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let claim = store::mail::CLAIM;
+        let claimed = store.claim_emails(start, 10).await.expect("store");
+        assert_eq!(claimed.len(), 2);
+        // One is still being sent and its claim is renewed; the other's worker went quiet.
+        let renewed = start + claim - chrono::Duration::seconds(5);
+        store.extend_email_claims(&[claimed[0].id], renewed).await.expect("store");
+        let after_first_claim = start + claim + chrono::Duration::seconds(1);
+        let retaken = store.claim_emails(after_first_claim, 10).await.expect("store");
+        assert_eq!(retaken.iter().map(|e| e.id).collect::<Vec<_>>(), [claimed[1].id], "{backend:?}");
+        store.mark_email_sent(claimed[1].id, after_first_claim).await.expect("store");
+        assert!(
+            store.claim_emails(renewed + claim - chrono::Duration::seconds(1), 10).await.expect("store").is_empty()
+        );
+        let later = store.claim_emails(renewed + claim + chrono::Duration::seconds(1), 10).await.expect("store");
+        assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [claimed[0].id], "once the renewed claim ran out");
+    }
 }

@@ -33,6 +33,10 @@ pub async fn try_execute_task_at(store: &Store, mailer: &Mailer, now: DateTime<U
     deliver(store, mailer, email, now).await
 }
 
+/// How often a worker renews the claims on the emails it is still sending: three times per
+/// claim, so that one slow or failed renewal does not lose them.
+const RENEW_CLAIMS: Duration = Duration::from_secs(10);
+
 /// What [`send_due`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sending {
@@ -40,14 +44,16 @@ pub struct Sending {
     pub failed: usize,
 }
 
-/// Claims a few due emails and sends them side by side; nothing sent and nothing failed means
-/// that the queue holds nothing due. Each email is marked sent as soon as the server took it:
+/// Claims a few due emails and sends them side by side, renewing the claims while they are
+/// sent; nothing sent and nothing failed means that the queue holds nothing due. Each email is marked sent as soon as the server took it:
 /// those that finished together are marked in one statement, without waiting for any other.
 pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending> {
     let now = Utc::now();
     // Two rounds of the mailer's concurrency: enough to keep every connection busy.
     let at_once = u32::try_from(mailer.concurrency() * 2).unwrap_or(u32::MAX);
     let claimed = store.claim_emails(now, at_once).await?;
+    let mut in_flight: Vec<i64> = claimed.iter().map(|email| email.id).collect();
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + RENEW_CLAIMS, RENEW_CLAIMS);
     let mut sends = futures_util::stream::iter(claimed)
         .map(|email| async move {
             let result = mailer.send(&email).await;
@@ -55,11 +61,25 @@ pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending>
         })
         .buffer_unordered(mailer.concurrency());
     let mut done = Sending::default();
-    while let Some(first) = sends.next().await {
+    loop {
+        let first = tokio::select! {
+            next = sends.next() => match next {
+                Some(first) => first,
+                None => break,
+            },
+            _ = heartbeat.tick() => {
+                // Still sending: keep the claims, so that no other worker sends these too.
+                if let Err(error) = store.extend_email_claims(&in_flight, Utc::now()).await {
+                    tracing::warn!(error = %error, "failed to renew the claims on emails being sent");
+                }
+                continue;
+            }
+        };
         let mut finished = vec![first];
         while let Some(Some(next)) = sends.next().now_or_never() {
             finished.push(next);
         }
+        in_flight.retain(|id| finished.iter().all(|(email, _)| email.id != *id));
         let (sent, refused): (Vec<_>, Vec<_>) = finished.into_iter().partition(|(_, result)| result.is_ok());
         let sent: Vec<i64> = sent.into_iter().map(|(email, _)| email.id).collect();
         // Marked first: a store failure here leaves them claimed, and they are sent again once

@@ -53,8 +53,11 @@ impl std::fmt::Debug for QueuedEmail {
     }
 }
 
-/// How long a claim lasts before another worker may retry the email.
-pub const CLAIM: Duration = Duration::seconds(120);
+/// How long a claim lasts before another worker may retry the email: short, so that the
+/// emails of a worker that died are sent by another soon after. A worker renews the claims of
+/// the emails it is still sending (see [`Store::extend_email_claims`]), so a slow server does
+/// not make them look abandoned.
+pub const CLAIM: Duration = Duration::seconds(30);
 
 pub(crate) async fn enqueue(db: &impl ConnectionTrait, email: &NewEmail, now: DateTime<Utc>) -> Result<(), StoreError> {
     let row = email_queue::ActiveModel {
@@ -110,6 +113,22 @@ impl Store {
         let mut claimed = QueuedEmail::find_by_statement(statement(backend, &sql, values)).all(&self.db).await?;
         claimed.sort_by_key(|email| email.id);
         Ok(claimed)
+    }
+
+    /// Renews the claims on these emails, still being sent, until [`CLAIM`] after `now`
+    /// (those sent or given up meanwhile are left alone).
+    pub async fn extend_email_claims(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        email_queue::Entity::update_many()
+            .col_expr(email_queue::Column::ClaimedUntil, sea_orm::sea_query::Expr::value(Some(now + CLAIM)))
+            .filter(email_queue::Column::Id.is_in(ids.iter().copied()))
+            .filter(email_queue::Column::SentAt.is_null())
+            .filter(email_queue::Column::ClaimedUntil.is_not_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Marks a claimed email as sent and clears its body, which may hold a verification or
