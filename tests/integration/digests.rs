@@ -12,7 +12,7 @@ use tests::smtp_sink::SmtpSink;
 use crate::helpers::{Member, TestApp, answers, on_every_backend};
 
 /// A digest writer over the test app's database, as `serve` and `matchwell digest` make one.
-fn digester(app: &TestApp) -> server::digests::Digester {
+pub(crate) fn digester(app: &TestApp) -> server::digests::Digester {
     let catalogue = Arc::new(domain::Catalogue::builtin().expect("catalogue"));
     let anonymity = Arc::new(matching::anonymity::Anonymity::new(catalogue.clone(), app.settings.k_anonymity));
     server::digests::Digester::new(app.store.clone(), catalogue, anonymity, &app.settings)
@@ -291,7 +291,7 @@ async fn digests_reach_an_smtp_server_with_both_parts_every_kind_of_news_and_no_
 
 /// `count` demo organisations with matches made yesterday, every one on daily digests; the
 /// recipients of the digests due now, as a dry run finds them.
-async fn a_day_of_matches(app: &TestApp, count: usize) -> Vec<String> {
+pub(crate) async fn a_day_of_matches(app: &TestApp, count: usize) -> Vec<String> {
     let catalogue = domain::Catalogue::builtin().expect("catalogue");
     cli::demo::seed(&app.store, &catalogue, count, 7).await.expect("demo organisations");
     app.score().await;

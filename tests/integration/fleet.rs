@@ -330,3 +330,58 @@ async fn a_worker_still_sending_keeps_its_claims_and_a_dead_ones_run_out() {
         assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [claimed[0].id], "once the renewed claim ran out");
     }
 }
+
+#[tokio::test]
+async fn the_fleet_script_runs_two_instances_behind_haproxy_that_share_one_login_limit() {
+    let haproxy = std::process::Command::new("haproxy").arg("-v").output().is_ok_and(|o| o.status.success());
+    let required = std::env::var("MATCHWELL_REQUIRE_HAPROXY").is_ok_and(|v| v == "1");
+    assert!(haproxy || !required, "MATCHWELL_REQUIRE_HAPROXY=1 but haproxy is not installed");
+    if !haproxy || !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    // The script takes this port and the next two.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
+    let output = tokio::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/fleet.sh"))
+        .args(["--check", "--binary", env!("CARGO_BIN_EXE_matchwell-under-test")])
+        .env("MATCHWELL_DATABASE_URL", &url)
+        .env("FLEET_PORT", port.saturating_sub(3).to_string())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("401 401 401 401 401 429 429 429"), "{stdout}");
+}
+
+#[tokio::test]
+async fn two_instances_started_together_send_each_due_digest_once() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    let expected = crate::digests::a_day_of_matches(&app, 30).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let smtp = sink.url();
+    let env = [("MATCHWELL_SMTP_URL", smtp.as_str())];
+    let (one, two) = (tempfile::tempdir().expect("directory"), tempfile::tempdir().expect("directory"));
+    let url = &app.settings.database_url;
+    let (first, second) = tokio::join!(Instance::start(url, one.path(), &env), Instance::start(url, two.path(), &env));
+    let sent = sink.wait_until(Duration::from_secs(60), |accepted, _| accepted >= expected.len()).await;
+    assert!(sent, "{} of {} digests sent\n{}\n{}", sink.accepted(), expected.len(), first.logged(), second.logged());
+    // Anything sent twice would arrive about now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut recipients: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|raw| {
+            let message = mail_parser::MessageParser::default().parse(raw).expect("a message");
+            message.to().and_then(|to| to.first()).and_then(|a| a.address()).expect("a recipient").to_owned()
+        })
+        .collect();
+    recipients.sort();
+    assert_eq!(recipients, expected, "each digest once, from one instance or the other");
+}
