@@ -13,19 +13,21 @@
 # created if missing), FLEET_PORT (default 8080; the instances take the next two ports).
 # HAProxy comes from Debian (`apt-get install haproxy`); the script installs it when it can.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 demo=false check=false binary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) demo=true ;;
     --check) check=true ;;
-    --binary) binary="$2"; shift ;;
+    --binary)
+      [ $# -ge 2 ] || { echo "--binary needs a path" >&2; exit 2; }
+      binary=$(realpath "$2"); shift ;;
     *) echo "usage: scripts/fleet.sh [--demo] [--check] [--binary PATH]" >&2; exit 2 ;;
   esac
   shift
 done
 
+cd "$(dirname "$0")/.."
 if [ -z "$binary" ]; then
   cargo build --release --locked -p cli
   binary=target/release/matchwell
@@ -43,10 +45,14 @@ case "$url" in
   postgres://*|postgresql://*) ;;
   *) echo "a fleet shares one PostgreSQL database; MATCHWELL_DATABASE_URL is $url" >&2; exit 2 ;;
 esac
-database=${url##*/}
-database=${database%%\?*}
-admin=${url%/*}/postgres
-if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
+# The database named by the URL, created through the `postgres` database of the same server
+# (with the same options) if it is missing.
+path=${url##*/}
+database=${path%%\?*}
+options=${path#"$database"}
+admin=${url%/*}/postgres$options
+exists=$(psql "$admin" -tAc "SELECT count(*) FROM pg_database WHERE datname = '$database'")
+if [ "$exists" = 0 ]; then
   psql "$admin" -qc "CREATE DATABASE \"$database\""
 fi
 

@@ -4,6 +4,8 @@
 //!   asked for, searches), one row per attempt under a keyed hash of what it is counted
 //!   against, so that every process counts the same attempts. Rows older than the window are
 //!   deleted as the limits are used.
+//! - `email_queue.claim_token`: which claim of a worker holds an email, so that a worker
+//!   renews only its own claims and learns which it lost.
 //! - On PostgreSQL, triggers that tell every listening process, at commit, what changed:
 //!   `lists:<ids>` when organisations' match lists moved to a new version (`lists:*` when too
 //!   many to name), `generation:<name>` when a generation counter moved, `session:<account>`
@@ -14,6 +16,12 @@ use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+#[derive(DeriveIden)]
+enum EmailQueue {
+    Table,
+    ClaimToken,
+}
 
 #[derive(DeriveIden)]
 enum ThrottleEvents {
@@ -106,6 +114,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(EmailQueue::Table)
+                    .add_column(ColumnDef::new(EmailQueue::ClaimToken).text().null())
+                    .to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             manager.get_connection().execute_unprepared(NOTIFY).await?;
         }
@@ -116,6 +132,9 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             manager.get_connection().execute_unprepared(UNNOTIFY).await?;
         }
+        manager
+            .alter_table(Table::alter().table(EmailQueue::Table).drop_column(EmailQueue::ClaimToken).to_owned())
+            .await?;
         manager.drop_table(Table::drop().table(ThrottleEvents::Table).to_owned()).await
     }
 }

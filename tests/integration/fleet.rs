@@ -157,7 +157,7 @@ async fn attempts_taken_at_once_never_pass_a_limit_and_leave_with_their_window()
         let later = now + window + chrono::Duration::seconds(1);
         assert!(store.throttle_acquire(&[("b", 1)], later, window).await.expect("store"), "{backend:?}");
         store.throttle_acquire(&[("c", 5)], now, window).await.expect("store");
-        assert_eq!(store.throttle_sweep(later - window).await.expect("store"), 1, "c's attempt");
+        assert_eq!(store.throttle_sweep(later - window).await.expect("store"), 6, "b's five and c's attempt");
         assert_eq!(store.throttle_rows().await.expect("store"), 1, "b's attempt of later");
     }
 }
@@ -203,8 +203,8 @@ async fn a_change_made_through_one_instance_shows_through_another_at_once() {
     let primed = Instant::now();
     assert_eq!(before.len(), 1);
     assert_eq!(before[0]["their_status"], "hidden");
-    let id = before[0]["id"].as_str().expect("id").to_owned();
-    let revealed = first.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await;
+    let revealed_id = before[0]["id"].as_str().expect("id").to_owned();
+    let revealed = first.post(&format!("/api/v1/matches/{revealed_id}/reveal"), &json!({}), Some(&b.token)).await;
     assert_eq!(revealed.status(), StatusCode::OK);
     shows_within(primed, within, async || list(&second, &a).await, |l| l[0]["their_status"] == "revealed").await;
 
@@ -217,10 +217,10 @@ async fn a_change_made_through_one_instance_shows_through_another_at_once() {
     first.score().await;
     shows_within(primed, within, async || list(&second, &a).await, |l| l.len() == 2).await;
 
-    // A decline.
+    // A decline (of the match with the newcomer: the one it revealed itself in stays).
     let mine = list(&second, &b).await;
     let primed = Instant::now();
-    let id = mine[0]["id"].as_str().expect("id").to_owned();
+    let id = mine.iter().map(|m| m["id"].as_str().expect("id")).find(|id| *id != revealed_id).expect("two").to_owned();
     let declined = first.post(&format!("/api/v1/matches/{id}/decline"), &json!({}), Some(&b.token)).await;
     assert_eq!(declined.status(), StatusCode::OK);
     shows_within(primed, within, async || list(&second, &b).await, |l| l.iter().all(|m| m["id"] != id.as_str())).await;
@@ -307,27 +307,35 @@ async fn a_killed_instances_email_claims_are_taken_over_within_a_claim_and_nothi
 }
 
 #[tokio::test]
-async fn a_worker_still_sending_keeps_its_claims_and_a_dead_ones_run_out() {
+async fn a_worker_renews_only_its_own_claims_and_learns_which_it_lost() {
     for backend in backends() {
         let (url, _dir) = fresh_database(backend).await;
         let store = store::Store::open(&url).await.expect("database");
         queue_emails(&store, 2).await;
         let start = chrono::Utc::now() + chrono::Duration::seconds(1);
-        let claim = store::mail::CLAIM;
-        let claimed = store.claim_emails(start, 10).await.expect("store");
-        assert_eq!(claimed.len(), 2);
-        // One is still being sent and its claim is renewed; the other's worker went quiet.
-        let renewed = start + claim - chrono::Duration::seconds(5);
-        store.extend_email_claims(&[claimed[0].id], renewed).await.expect("store");
-        let after_first_claim = start + claim + chrono::Duration::seconds(1);
-        let retaken = store.claim_emails(after_first_claim, 10).await.expect("store");
-        assert_eq!(retaken.iter().map(|e| e.id).collect::<Vec<_>>(), [claimed[1].id], "{backend:?}");
-        store.mark_email_sent(claimed[1].id, after_first_claim).await.expect("store");
-        assert!(
-            store.claim_emails(renewed + claim - chrono::Duration::seconds(1), 10).await.expect("store").is_empty()
-        );
-        let later = store.claim_emails(renewed + claim + chrono::Duration::seconds(1), 10).await.expect("store");
-        assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [claimed[0].id], "once the renewed claim ran out");
+        let at = |seconds: i64| start + chrono::Duration::seconds(seconds);
+        assert_eq!(store::mail::CLAIM, chrono::Duration::seconds(30));
+        let mine = store.claim_emails(at(0), 10).await.expect("store");
+        assert_eq!(mine.len(), 2);
+        let (first, second) = (&mine[0], &mine[1]);
+        let token = first.claim_token.clone();
+        assert_eq!(second.claim_token, token, "one claim");
+
+        // Still sending the first, the worker renews it; it stalls on the second.
+        assert_eq!(store.extend_email_claims(&token, &[first.id], at(25)).await.expect("store"), [first.id]);
+        let theirs = store.claim_emails(at(31), 10).await.expect("store");
+        assert_eq!(theirs.iter().map(|e| e.id).collect::<Vec<_>>(), [second.id], "{backend:?}: only the lapsed one");
+        assert_ne!(theirs[0].claim_token, token);
+
+        // The first worker learns that it lost the second, and leaves the new claim alone.
+        let held = store.extend_email_claims(&token, &[first.id, second.id], at(32)).await.expect("store");
+        assert_eq!(held, [first.id], "{backend:?}");
+        store.mark_email_failed(second, "gave up", at(32)).await.expect("store");
+        assert!(store.claim_emails(at(60), 10).await.expect("store").is_empty(), "{backend:?}: both still claimed");
+        let later = store.claim_emails(at(61) + chrono::Duration::milliseconds(500), 10).await.expect("store");
+        assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [second.id], "its claim ran out unrenewed");
+        let last = store.claim_emails(at(63), 10).await.expect("store");
+        assert_eq!(last.iter().map(|e| e.id).collect::<Vec<_>>(), [first.id], "once the renewed claim ran out");
     }
 }
 
@@ -384,4 +392,24 @@ async fn two_instances_started_together_send_each_due_digest_once() {
         .collect();
     recipients.sort();
     assert_eq!(recipients, expected, "each digest once, from one instance or the other");
+}
+
+#[tokio::test]
+async fn a_scorer_saves_only_while_it_holds_the_lease() {
+    for backend in backends() {
+        let (url, _dir) = fresh_database(backend).await;
+        let store = store::Store::open(&url).await.expect("database");
+        let (lease, ttl) = (matching::SCORING_LEASE, matching::LEASE_TTL);
+        let now = chrono::Utc::now();
+        assert!(store.acquire_lease(lease, "first", now, ttl).await.expect("store"));
+        let save = |holder: &'static str, at| store.save_candidates_holding((lease, holder), vec![], 25, at);
+        assert!(save("first", now).await.is_ok(), "{backend:?}: the holder saves");
+        let refused = save("second", now).await;
+        assert!(matches!(refused, Err(store::StoreError::State(_))), "{backend:?}: {refused:?}");
+        // The first holder's lease ran out and the second took it: the first saves nothing.
+        let later = now + ttl + chrono::Duration::seconds(1);
+        assert!(store.acquire_lease(lease, "second", later, ttl).await.expect("store"));
+        assert!(matches!(save("first", later).await, Err(store::StoreError::State(_))), "{backend:?}");
+        assert!(save("second", later).await.is_ok());
+    }
 }

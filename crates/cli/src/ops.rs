@@ -44,8 +44,8 @@ pub async fn score(
 ) -> anyhow::Result<matching::Report> {
     let store = Store::open(&settings.database_url).await.context("failed to open the database")?;
     let catalogue = Arc::new(Catalogue::builtin()?);
-    let mut matchmaker = Matchmaker::new(catalogue, settings.matching.clone());
     let holder = format!("cli-{}", std::process::id());
+    let mut matchmaker = Matchmaker::new(catalogue, settings.matching.clone()).holding(&holder);
     let lease = matching::LEASE_TTL;
     let mut waited = false;
     while !store.acquire_lease(matching::SCORING_LEASE, &holder, chrono::Utc::now(), lease).await? {

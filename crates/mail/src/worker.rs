@@ -2,6 +2,8 @@
 //! mailer's pooled connections, and mark each sent as soon as the server took it; a failure is
 //! retried later with a growing delay.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -42,22 +44,35 @@ const RENEW_CLAIMS: Duration = Duration::from_secs(10);
 pub struct Sending {
     pub sent: usize,
     pub failed: usize,
+    /// Not sent because their claim ran out first (another worker may have them).
+    pub released: usize,
 }
 
 /// Claims a few due emails and sends them side by side, renewing the claims while they are
-/// sent; nothing sent and nothing failed means that the queue holds nothing due. Each email is marked sent as soon as the server took it:
-/// those that finished together are marked in one statement, without waiting for any other.
+/// sent; nothing sent and nothing failed means that the queue holds nothing due. Each email is
+/// marked sent as soon as the server took it: those that finished together are marked in one
+/// statement, without waiting for any other. An email whose claim ran out before its turn came
+/// (the renewals failed for a whole claim) is left to whichever worker claims it next, so that
+/// it is not sent twice.
 pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending> {
     let now = Utc::now();
     // Two rounds of the mailer's concurrency: enough to keep every connection busy.
     let at_once = u32::try_from(mailer.concurrency() * 2).unwrap_or(u32::MAX);
     let claimed = store.claim_emails(now, at_once).await?;
+    let Some(token) = claimed.first().map(|email| email.claim_token.clone()) else {
+        return Ok(Sending::default());
+    };
     let mut in_flight: Vec<i64> = claimed.iter().map(|email| email.id).collect();
+    let lost: Mutex<HashSet<i64>> = Mutex::default();
+    let is_lost = |id: i64| lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(&id);
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + RENEW_CLAIMS, RENEW_CLAIMS);
     let mut sends = futures_util::stream::iter(claimed)
         .map(|email| async move {
+            if is_lost(email.id) {
+                return (email, None);
+            }
             let result = mailer.send(&email).await;
-            (email, result)
+            (email, Some(result))
         })
         .buffer_unordered(mailer.concurrency());
     let mut done = Sending::default();
@@ -69,8 +84,12 @@ pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending>
             },
             _ = heartbeat.tick() => {
                 // Still sending: keep the claims, so that no other worker sends these too.
-                if let Err(error) = store.extend_email_claims(&in_flight, Utc::now()).await {
-                    tracing::warn!(error = %error, "failed to renew the claims on emails being sent");
+                match store.extend_email_claims(&token, &in_flight, Utc::now()).await {
+                    Ok(held) => {
+                        let mut lost = lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        lost.extend(in_flight.iter().filter(|id| held.binary_search(id).is_err()));
+                    }
+                    Err(error) => tracing::warn!(error = %error, "failed to renew the claims on emails being sent"),
                 }
                 continue;
             }
@@ -80,8 +99,23 @@ pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending>
             finished.push(next);
         }
         in_flight.retain(|id| finished.iter().all(|(email, _)| email.id != *id));
-        let (sent, refused): (Vec<_>, Vec<_>) = finished.into_iter().partition(|(_, result)| result.is_ok());
-        let sent: Vec<i64> = sent.into_iter().map(|(email, _)| email.id).collect();
+        let mut sent = Vec::new();
+        for (email, result) in finished {
+            match result {
+                Some(Ok(())) => sent.push(email.id),
+                Some(Err(error)) => {
+                    failed(store, &email, &error, now).await?;
+                    done.failed += 1;
+                }
+                None => {
+                    tracing::warn!(
+                        email_id = email.id,
+                        "an email's claim ran out before it was sent; left to the next claim"
+                    );
+                    done.released += 1;
+                }
+            }
+        }
         // Marked first: a store failure here leaves them claimed, and they are sent again once
         // the claim runs out (at least once, never lost).
         store.mark_emails_sent(&sent, Utc::now()).await?;
@@ -89,12 +123,6 @@ pub async fn send_due(store: &Store, mailer: &Mailer) -> anyhow::Result<Sending>
             tracing::info!(emails = sent.len(), "emails sent");
         }
         done.sent += sent.len();
-        for (email, result) in refused {
-            if let Err(error) = result {
-                failed(store, &email, &error, now).await?;
-                done.failed += 1;
-            }
-        }
     }
     Ok(done)
 }
@@ -119,7 +147,7 @@ async fn deliver(store: &Store, mailer: &Mailer, email: QueuedEmail, now: DateTi
 async fn failed(store: &Store, email: &QueuedEmail, error: &anyhow::Error, now: DateTime<Utc>) -> anyhow::Result<()> {
     let minutes = 1i64 << (email.attempts - 1).clamp(0, 10);
     let retry_at = now + chrono::Duration::minutes(minutes);
-    store.mark_email_failed(email.id, &format!("{error:#}"), retry_at).await?;
+    store.mark_email_failed(email, &format!("{error:#}"), retry_at).await?;
     tracing::warn!(email_id = email.id, attempts = email.attempts, error = %format!("{error:#}"), "email not sent; will retry");
     Ok(())
 }

@@ -51,10 +51,14 @@ pub async fn holding_lease<T>(
     let renew = async {
         loop {
             tokio::time::sleep(LEASE_RENEWAL).await;
-            match store.acquire_lease(name, holder, chrono::Utc::now(), LEASE_TTL).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(lease = name, "a lease ran out while its work went on"),
-                Err(error) => tracing::warn!(lease = name, error = %error, "failed to renew a lease"),
+            // A renewal that waits longer than its period is given up, so that the next one
+            // comes on time.
+            let renewal = store.acquire_lease(name, holder, chrono::Utc::now(), LEASE_TTL);
+            match tokio::time::timeout(LEASE_RENEWAL, renewal).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => tracing::warn!(lease = name, "a lease ran out while its work went on"),
+                Ok(Err(error)) => tracing::warn!(lease = name, error = %error, "failed to renew a lease"),
+                Err(_) => tracing::warn!(lease = name, "a lease renewal took too long"),
             }
         }
     };
@@ -106,6 +110,9 @@ pub struct Matchmaker {
     model: models::InUse,
     settings: Settings,
     state: Option<State>,
+    /// The holder name under which this matchmaker takes the scoring lease: it saves only
+    /// while it holds it.
+    holder: Option<String>,
 }
 
 impl std::fmt::Debug for Matchmaker {
@@ -129,7 +136,14 @@ fn options(settings: &Settings) -> Options {
 impl Matchmaker {
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings) -> Matchmaker {
         let model = models::InUse { version: 0, ..models::InUse::standard(&catalogue) };
-        Matchmaker { catalogue, model, settings, state: None }
+        Matchmaker { catalogue, model, settings, state: None, holder: None }
+    }
+
+    /// This matchmaker runs under the scoring lease as `holder`, and saves nothing once the
+    /// lease ran out (the pass fails, and the next one starts afresh).
+    pub fn holding(mut self, holder: impl Into<String>) -> Matchmaker {
+        self.holder = Some(holder.into());
+        self
     }
 
     /// Brings matches up to date: everything with `full` (or on the first run, or after an
@@ -299,10 +313,12 @@ impl Matchmaker {
         refresh: &HashSet<(usize, usize)>,
     ) -> anyhow::Result<Saved> {
         let candidates = self.candidates(state, pairs, refresh)?;
-        let saved = store
-            .save_candidates(candidates, self.settings.max_open, Utc::now())
-            .await
-            .context("failed to save matches")?;
+        let (cap, now) = (self.settings.max_open, Utc::now());
+        let saved = match &self.holder {
+            Some(holder) => store.save_candidates_holding((SCORING_LEASE, holder), candidates, cap, now).await,
+            None => store.save_candidates(candidates, cap, now).await,
+        }
+        .context("failed to save matches")?;
         Ok(saved)
     }
 

@@ -52,7 +52,7 @@ pub async fn score_once(
 
 pub async fn run_scoring(
     store: Store,
-    mut matchmaker: Matchmaker,
+    matchmaker: Matchmaker,
     wake: Arc<Notify>,
     models: Arc<matching::models::Models>,
     lists: Arc<MatchLists>,
@@ -60,6 +60,7 @@ pub async fn run_scoring(
     mut stop: watch::Receiver<bool>,
 ) {
     let holder = format!("serve-{}", uuid::Uuid::new_v4());
+    let mut matchmaker = matchmaker.holding(&holder);
     loop {
         // Every process follows the model in use, whichever process adopted it.
         if let Err(error) = models.refresh(&store).await {

@@ -7,6 +7,29 @@ use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::{Store, StoreError, statement};
 
+/// Whether `holder` holds the lease `name` at `now`, in the caller's transaction; on
+/// PostgreSQL the lease's row stays locked until the transaction ends.
+pub(crate) async fn holds(
+    txn: &impl ConnectionTrait,
+    name: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let backend = txn.get_database_backend();
+    let lock = if backend == sea_orm::DatabaseBackend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT holder, expires_at FROM leases WHERE name = ? AND holder = ? AND expires_at > ?{lock}");
+    let row = LeaseRow::find_by_statement(statement(backend, &sql, [name.into(), holder.into(), now.into()]))
+        .one(txn)
+        .await?;
+    Ok(row.is_some())
+}
+
+#[derive(FromQueryResult)]
+struct LeaseRow {
+    holder: String,
+    expires_at: DateTime<Utc>,
+}
+
 impl Store {
     /// Takes or renews the lease `name` for `holder` until `now + ttl`; whether it is held.
     pub async fn acquire_lease(
@@ -27,13 +50,8 @@ impl Store {
     /// Who holds the lease `name` and until when, if anyone has taken it and not given it up
     /// (an expired lease is still shown: nobody has taken it over yet).
     pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-        #[derive(FromQueryResult)]
-        struct Row {
-            holder: String,
-            expires_at: DateTime<Utc>,
-        }
         let sql = "SELECT holder, expires_at FROM leases WHERE name = ?";
-        let row = Row::find_by_statement(statement(self.backend(), sql, [name.into()])).one(&self.db).await?;
+        let row = LeaseRow::find_by_statement(statement(self.backend(), sql, [name.into()])).one(&self.db).await?;
         Ok(row.map(|r| (r.holder, r.expires_at)))
     }
 

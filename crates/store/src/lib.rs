@@ -62,7 +62,10 @@ impl Store {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(30))
-                .sqlx_logging(false);
+                .sqlx_logging(false)
+                // Every connection, including those that replace recycled ones, waits up to ten
+                // seconds for another writer (another process on the same file) to finish.
+                .map_sqlx_sqlite_opts(|sqlite| sqlite.busy_timeout(Duration::from_secs(10)).foreign_keys(true));
             options
         };
         if !url.starts_with("sqlite:") {

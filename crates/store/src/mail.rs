@@ -41,6 +41,8 @@ pub struct QueuedEmail {
     pub html_body: Option<String>,
     pub list_unsubscribe: Option<String>,
     pub attempts: i32,
+    /// The claim that holds it (one per [`Store::claim_emails`]).
+    pub claim_token: String,
 }
 
 impl std::fmt::Debug for QueuedEmail {
@@ -105,30 +107,44 @@ impl Store {
         let sql = format!(
             "WITH picked AS (SELECT id FROM email_queue WHERE sent_at IS NULL AND next_attempt_at <= ? \
                              AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT {limit} {skip_locked}) \
-             UPDATE email_queue SET claimed_until = ?, attempts = attempts + 1 \
+             UPDATE email_queue SET claimed_until = ?, claim_token = ?, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM picked) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) \
-             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, list_unsubscribe, attempts"
+             RETURNING id, idempotency_key, recipient, subject, text_body, html_body, list_unsubscribe, attempts, claim_token"
         );
-        let values = [now.into(), now.into(), (now + CLAIM).into(), now.into()];
+        let token = uuid::Uuid::new_v4().to_string();
+        let values = [now.into(), now.into(), (now + CLAIM).into(), token.into(), now.into()];
         let mut claimed = QueuedEmail::find_by_statement(statement(backend, &sql, values)).all(&self.db).await?;
         claimed.sort_by_key(|email| email.id);
         Ok(claimed)
     }
 
-    /// Renews the claims on these emails, still being sent, until [`CLAIM`] after `now`
-    /// (those sent or given up meanwhile are left alone).
-    pub async fn extend_email_claims(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
+    /// Renews the claim `token` on these emails, still being sent, until [`CLAIM`] after
+    /// `now`; the ids whose claim it still held. The others ran out and another worker may
+    /// have claimed them: their claims are left alone, and the caller must not send them.
+    pub async fn extend_email_claims(
+        &self,
+        token: &str,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Held {
+            id: i64,
         }
-        email_queue::Entity::update_many()
-            .col_expr(email_queue::Column::ClaimedUntil, sea_orm::sea_query::Expr::value(Some(now + CLAIM)))
-            .filter(email_queue::Column::Id.is_in(ids.iter().copied()))
-            .filter(email_queue::Column::SentAt.is_null())
-            .filter(email_queue::Column::ClaimedUntil.is_not_null())
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        let mut held = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "UPDATE email_queue SET claimed_until = ? WHERE claim_token = ? AND claimed_until >= ? \
+                 AND sent_at IS NULL AND id IN ({placeholders}) RETURNING id"
+            );
+            let mut values: Vec<sea_orm::Value> = vec![(now + CLAIM).into(), token.into(), now.into()];
+            values.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
+            let rows = Held::find_by_statement(statement(self.backend(), &sql, values)).all(&self.db).await?;
+            held.extend(rows.into_iter().map(|row| row.id));
+        }
+        held.sort_unstable();
+        Ok(held)
     }
 
     /// Marks a claimed email as sent and clears its body, which may hold a verification or
@@ -154,15 +170,18 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt; the email is retried from `retry_at`.
-    pub async fn mark_email_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<(), StoreError> {
-        email_queue::Entity::update_many()
-            .col_expr(email_queue::Column::LastError, sea_orm::sea_query::Expr::value(error.to_owned()))
-            .col_expr(email_queue::Column::NextAttemptAt, sea_orm::sea_query::Expr::value(retry_at))
-            .col_expr(email_queue::Column::ClaimedUntil, sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(email_queue::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
+    /// Records a failed attempt of the claim `email`; the email is retried from `retry_at`.
+    /// Nothing changes if another worker has claimed it since.
+    pub async fn mark_email_failed(
+        &self,
+        email: &QueuedEmail,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE email_queue SET last_error = ?, next_attempt_at = ?, claimed_until = NULL \
+                   WHERE id = ? AND claim_token = ? AND sent_at IS NULL";
+        let values = [error.into(), retry_at.into(), email.id.into(), email.claim_token.as_str().into()];
+        self.db.execute_raw(statement(self.backend(), sql, values)).await?;
         Ok(())
     }
 

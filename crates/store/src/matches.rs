@@ -282,12 +282,42 @@ impl Store {
     /// side's decline frees nothing that the other side could notice.
     pub async fn save_candidates(
         &self,
+        candidates: Vec<Candidate>,
+        cap: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Saved, StoreError> {
+        self.save_candidates_fenced(None, candidates, cap, now).await
+    }
+
+    /// [`Store::save_candidates`] by the holder of a lease, `(name, holder)`: saves nothing
+    /// ([`StoreError::State`]) unless `holder` still holds it, so that a process whose lease ran
+    /// out while it scored (another may be scoring now) never saves over the other's work. On
+    /// PostgreSQL the lease's row stays locked until the save commits, so nobody can take the
+    /// lease over in the middle; on SQLite the save holds the one write lock.
+    pub async fn save_candidates_holding(
+        &self,
+        lease: (&str, &str),
+        candidates: Vec<Candidate>,
+        cap: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Saved, StoreError> {
+        self.save_candidates_fenced(Some(lease), candidates, cap, now).await
+    }
+
+    async fn save_candidates_fenced(
+        &self,
+        lease: Option<(&str, &str)>,
         mut candidates: Vec<Candidate>,
         cap: usize,
         now: DateTime<Utc>,
     ) -> Result<Saved, StoreError> {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let txn = self.write().await?;
+        if let Some((name, holder)) = lease
+            && !crate::leases::holds(&txn, name, holder, now).await?
+        {
+            return Err(StoreError::State("the lease ran out before the save"));
+        }
         let mut open = open_counts(&txn, self.backend()).await?;
         let involved: HashSet<i64> = candidates.iter().flat_map(|c| [c.low.0, c.high.0]).collect();
         let mut existing = Existing::load(&txn, involved.into_iter().collect()).await?;

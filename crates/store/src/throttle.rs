@@ -1,14 +1,15 @@
 //! Throttles that every process shares: each attempt that a rate limit counts is a row of
 //! `throttle_events` under an opaque key (the server hashes what it counts against, so the
 //! table holds no addresses), and an attempt is taken only while each of its keys has fewer
-//! rows than its limit within the window. Rows that left the window are deleted as the keys
-//! are used, and all of them now and then ([`Store::throttle_sweep`]).
+//! rows than its limit within the window. Rows that left the window no longer count, and are
+//! deleted now and then ([`Store::throttle_sweep`]); taking an attempt deletes nothing, so it
+//! never waits on a sweep's row locks, nor a sweep on it.
 //!
 //! Taking an attempt is one transaction that checks every key and records on each, so requests
 //! sent at the same moment, to one process or several, cannot all pass the check before any
 //! records. On PostgreSQL the transaction holds an advisory lock per key (taken in one order,
-//! so two attempts never wait on each other in a circle); on SQLite its first statement writes,
-//! which takes the database's one write lock before anything is read.
+//! so two attempts never wait on each other in a circle); on SQLite it begins `IMMEDIATE`,
+//! holding the database's one write lock before anything is read.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult};
@@ -53,10 +54,6 @@ impl Store {
             }
         }
         let since = now - window;
-        for (key, _) in keys {
-            let sql = "DELETE FROM throttle_events WHERE key = ? AND at <= ?";
-            txn.execute_raw(statement(backend, sql, [(*key).into(), since.into()])).await?;
-        }
         for (key, limit) in keys {
             let sql = "SELECT COUNT(*) AS n FROM throttle_events WHERE key = ? AND at > ?";
             let count = Count::find_by_statement(statement(backend, sql, [(*key).into(), since.into()]))
