@@ -53,21 +53,29 @@ async fn when_the_scorer_is_killed_another_instance_scores_the_next_change_withi
         let catalogue = domain::Catalogue::builtin().expect("catalogue");
         cli::demo::seed(&store, &catalogue, 300, 1).await.expect("demo organisations");
 
-        // The first instance takes the scoring lease for its first pass and is killed holding it.
-        let first_dir = tempfile::tempdir().expect("directory");
-        let mut first = Instance::start(&url, first_dir.path(), &[]).await;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let holder = loop {
-            if let Some((holder, _)) = store.lease_holder(matching::SCORING_LEASE).await.expect("store") {
-                break holder;
+        // An instance takes the scoring lease for its first pass and is killed holding it (if
+        // it gave the lease back in the instant before the kill, another instance tries again).
+        let mut killed = None;
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("directory");
+            let mut first = Instance::start(&url, dir.path(), &[]).await;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let holder = loop {
+                if let Some((holder, _)) = store.lease_holder(matching::SCORING_LEASE).await.expect("store") {
+                    break holder;
+                }
+                assert!(Instant::now() < deadline, "{backend:?}: the first instance never scored");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            };
+            first.kill_9().await;
+            let at = Instant::now();
+            let left = store.lease_holder(matching::SCORING_LEASE).await.expect("store");
+            if left.is_some_and(|(h, _)| h == holder) {
+                killed = Some(at);
+                break;
             }
-            assert!(Instant::now() < deadline, "{backend:?}: the first instance never scored");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        };
-        first.kill_9().await;
-        let killed = Instant::now();
-        let left = store.lease_holder(matching::SCORING_LEASE).await.expect("store");
-        assert_eq!(left.map(|(h, _)| h), Some(holder), "{backend:?}: killed while holding the lease");
+        }
+        let killed = killed.unwrap_or_else(|| panic!("{backend:?}: never killed while holding the lease"));
 
         // The next change, made while another instance runs, is scored by that instance.
         let second_dir = tempfile::tempdir().expect("directory");
@@ -95,37 +103,39 @@ async fn when_the_scorer_is_killed_another_instance_scores_the_next_change_withi
 
 #[tokio::test]
 async fn login_and_registration_limits_hold_across_two_instances_on_one_database() {
-    for backend in backends() {
-        let first = spawn_app_with(backend, |settings| settings.limits.registrations = 4).await;
-        let second = first.another_instance().await;
-        let member = first.member("fleet@example.org", "Fleet Ltd", "sme").await;
-        // Wrong passwords sent at once, half through each instance: one account and client get
-        // five tries in all, not five per instance.
-        let tries = (0..12).map(|i| {
-            let app = if i % 2 == 0 { &first } else { &second };
-            app.login(&member.email, "not the password at all")
-        });
-        let statuses: Vec<StatusCode> = join_all(tries).await.iter().map(|r| r.status()).collect();
-        let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
-        assert_eq!(refused, 12 - first.settings.limits.failed_logins, "{:?}: {statuses:?}", first.backend);
-        assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
-        for app in [&first, &second] {
-            let right = app.login(&member.email, PASSWORD).await;
-            assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "locked on every instance");
-        }
-
-        // Registrations from one client: the limit counts those made through either instance.
-        let limit = first.settings.limits.registrations;
-        let signups = (0..limit + 4).map(|i| {
-            let app = if i % 2 == 0 { &first } else { &second };
-            async move { app.register(&format!("new{i}@example.org"), &format!("New {i}"), "sme").await.status() }
-        });
-        let statuses = join_all(signups).await;
-        let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
-        // The member above registered once already.
-        assert_eq!(created, limit - 1, "{:?}: {statuses:?}", first.backend);
-        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS));
+    // On SQLite, which one process serves, limits are kept in memory (`server/src/limits`).
+    if !backends().contains(&Backend::Postgres) {
+        return;
     }
+    let first = spawn_app_with(Backend::Postgres, |settings| settings.limits.registrations = 4).await;
+    let second = first.another_instance().await;
+    let member = first.member("fleet@example.org", "Fleet Ltd", "sme").await;
+    // Wrong passwords sent at once, half through each instance: one account and client get
+    // five tries in all, not five per instance.
+    let tries = (0..12).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        app.login(&member.email, "not the password at all")
+    });
+    let statuses: Vec<StatusCode> = join_all(tries).await.iter().map(|r| r.status()).collect();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(refused, 12 - first.settings.limits.failed_logins, "{:?}: {statuses:?}", first.backend);
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
+    for app in [&first, &second] {
+        let right = app.login(&member.email, PASSWORD).await;
+        assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "locked on every instance");
+    }
+
+    // Registrations from one client: the limit counts those made through either instance.
+    let limit = first.settings.limits.registrations;
+    let signups = (0..limit + 4).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        async move { app.register(&format!("new{i}@example.org"), &format!("New {i}"), "sme").await.status() }
+    });
+    let statuses = join_all(signups).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    // The member above registered once already.
+    assert_eq!(created, limit - 1, "{:?}: {statuses:?}", first.backend);
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS));
 }
 
 #[tokio::test]

@@ -141,6 +141,11 @@ impl Store {
         self.db.begin_with_options(options).await
     }
 
+    /// Whether this is PostgreSQL (the database that several processes share).
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
     pub(crate) fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
