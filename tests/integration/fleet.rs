@@ -252,6 +252,48 @@ async fn a_change_made_through_one_instance_shows_through_another_at_once() {
     .await;
 }
 
+#[tokio::test]
+async fn an_instance_whose_listening_connection_is_cut_listens_again_and_shows_changes_at_once() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let first = spawn_app(Backend::Postgres).await;
+    let second = first.another_instance().await;
+    let a = first.member("ann@cut.example", "Ann Cut Ltd", "sme").await;
+    let b = first.member("bo@cut.example", "Bo Cut Trust", "health_org").await;
+    for member in [&a, &b] {
+        let saved = first.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
+        assert_eq!(saved.status(), StatusCode::OK);
+    }
+    first.score().await;
+
+    // Both instances' listening connections end, as when the network or the server fails.
+    let listening = async || first.store.listeners_for_tests().await.expect("store");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listening().await < 2 {
+        assert!(Instant::now() < deadline, "both instances listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(first.store.cut_listeners_for_tests().await.expect("store"), 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listening().await < 2 {
+        assert!(Instant::now() < deadline, "the instances listen again after losing their connections");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Notices reach the second instance again: a reveal shows before its cached copy expires.
+    let before = list(&second, &a).await;
+    let primed = Instant::now();
+    assert_eq!(before[0]["their_status"], "hidden");
+    let id = before[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        first.post(&format!("/api/v1/matches/{id}/reveal"), &json!({}), Some(&b.token)).await.status(),
+        StatusCode::OK
+    );
+    let within = Duration::from_millis(700);
+    shows_within(primed, within, async || list(&second, &a).await, |l| l[0]["their_status"] == "revealed").await;
+}
+
 /// `count` emails queued straight into the store, to `member<i>@example.org`.
 async fn queue_emails(store: &store::Store, count: usize) {
     for i in 0..count {

@@ -17,33 +17,31 @@ use crate::state::AppState;
 const RETRY: Duration = Duration::from_secs(1);
 
 /// Applies every notice to this process's caches until `stop` turns true. Returns at once on
-/// SQLite.
+/// SQLite. A listener that fails is dropped and another made, on a new connection.
 pub async fn follow(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
-    let mut listener = loop {
+    loop {
         match state.store.listen().await {
-            Ok(Some(listener)) => break listener,
+            Ok(Some(mut listener)) => {
+                // Whatever was cached before listening may have missed a notice.
+                apply(&state, Notice::Reconnected);
+                loop {
+                    tokio::select! {
+                        notice = listener.next() => match notice {
+                            Ok(notice) => apply(&state, notice),
+                            Err(error) => {
+                                tracing::warn!(error = %error, "lost the notices of other processes' changes; will listen again");
+                                break;
+                            }
+                        },
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
             Ok(None) => return,
             Err(error) => tracing::warn!(error = %error, "failed to listen for other processes' changes; will retry"),
         }
         tokio::select! {
             _ = tokio::time::sleep(RETRY) => {}
-            _ = stop.changed() => return,
-        }
-    };
-    // Whatever was cached before listening may have missed a notice.
-    apply(&state, Notice::Reconnected);
-    loop {
-        tokio::select! {
-            notice = listener.next() => match notice {
-                Ok(notice) => apply(&state, notice),
-                Err(error) => {
-                    tracing::warn!(error = %error, "lost the notices of other processes' changes; will listen again");
-                    tokio::select! {
-                        _ = tokio::time::sleep(RETRY) => {}
-                        _ = stop.changed() => return,
-                    }
-                }
-            },
             _ = stop.changed() => return,
         }
     }

@@ -3,7 +3,8 @@
 //! it commits and never for a change that was rolled back. A process that listens drops what it
 //! cached of the change at once instead of waiting to compare versions. Notices are not kept:
 //! one sent while a listener was disconnected is lost, so a listener that reconnects hears
-//! [`Notice::Reconnected`] and must treat everything it cached as stale.
+//! [`Notice::Reconnected`], and a caller that listens again after an error must, like one that
+//! starts listening, treat everything it cached as stale.
 
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr};
@@ -45,7 +46,6 @@ impl Notice {
 /// A connection that hears the notices of every process.
 pub struct Listener {
     listener: PgListener,
-    lost: bool,
 }
 
 impl std::fmt::Debug for Listener {
@@ -67,21 +67,15 @@ impl Store {
         let pool = self.db.get_postgres_connection_pool();
         let mut listener = PgListener::connect_with(pool).await.map_err(listener_error)?;
         listener.listen(CHANNEL).await.map_err(listener_error)?;
-        Ok(Some(Listener { listener, lost: false }))
+        Ok(Some(Listener { listener }))
     }
 }
 
 impl Listener {
     /// The next notice. When the connection was lost, it is made again (listening again)
-    /// before this answers [`Notice::Reconnected`]; an error means it could not be (the caller
-    /// waits and asks again, which tries again).
+    /// before this answers [`Notice::Reconnected`]. An error means this listener is done with:
+    /// the caller drops it and listens again with [`Store::listen`].
     pub async fn next(&mut self) -> Result<Notice, StoreError> {
-        if self.lost {
-            // Any statement through the listener connects it first, with its channels.
-            sea_orm::sqlx::query("SELECT 1").execute(&mut self.listener).await.map_err(listener_error)?;
-            self.lost = false;
-            return Ok(Notice::Reconnected);
-        }
         loop {
             match self.listener.try_recv().await {
                 Ok(Some(notification)) => match Notice::parse(notification.payload()) {
@@ -90,10 +84,7 @@ impl Listener {
                 },
                 // Lost, and made again at once (`eager_reconnect`).
                 Ok(None) => return Ok(Notice::Reconnected),
-                Err(error) => {
-                    self.lost = true;
-                    return Err(listener_error(error));
-                }
+                Err(error) => return Err(listener_error(error)),
             }
         }
     }

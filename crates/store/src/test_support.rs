@@ -114,4 +114,29 @@ impl Store {
         }
         Ok(found)
     }
+
+    /// Ends every other connection to this PostgreSQL database that listens for notices, as a
+    /// network failure or a restarted server would, and returns how many it ended.
+    pub async fn cut_listeners_for_tests(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'";
+        #[derive(FromQueryResult)]
+        struct Ended {
+            ended: bool,
+        }
+        let rows = Ended::find_by_statement(statement(self.backend(), sql, [])).all(&self.db).await?;
+        Ok(rows.iter().filter(|row| row.ended).count() as u64)
+    }
+
+    /// How many connections to this PostgreSQL database listen for notices.
+    pub async fn listeners_for_tests(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT count(*) AS listening FROM pg_stat_activity \
+                   WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+        #[derive(FromQueryResult)]
+        struct Listening {
+            listening: i64,
+        }
+        let found = Listening::find_by_statement(statement(self.backend(), sql, [])).one(&self.db).await?;
+        Ok(found.map_or(0, |f| f.listening as u64))
+    }
 }
