@@ -413,3 +413,41 @@ async fn pages_hold_twenty_and_searches_and_asks_are_limited() {
         drop_database(backend, &app.settings.database_url).await;
     }
 }
+
+/// Waits (up to 5 s, the statistics report late) until `table` was analysed more than `after` times.
+async fn analysed_since(store: &store::Store, table: &str, after: i64) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let count = store.analyses_for_tests(table).await.expect("store");
+        if count > after {
+            return count;
+        }
+        assert!(std::time::Instant::now() < deadline, "{table} not analysed after a bulk write");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn on_postgresql_bulk_seeding_and_scoring_refresh_the_planners_statistics() {
+    // Planned from the statistics of empty tables, every search read all match parties (a
+    // hundred times slower at 20,000 organisations) until autovacuum came by, if it was on.
+    if !backends().contains(&crate::helpers::Backend::Postgres) {
+        return;
+    }
+    let (url, _dir) = crate::helpers::fresh_database(crate::helpers::Backend::Postgres).await;
+    let store = store::Store::open(&url).await.expect("database");
+    let catalogue = std::sync::Arc::new(domain::Catalogue::builtin().expect("catalogue"));
+    let parties = store.analyses_for_tests("match_parties").await.expect("store");
+    cli::demo::seed(&store, &catalogue, 400, 3).await.expect("seeded");
+    let organisations = analysed_since(&store, "organisations", 0).await;
+    let parties = analysed_since(&store, "match_parties", parties).await;
+
+    let settings = matching::Settings { k: 5, floor: 0.0, max_open: 25 };
+    let mut matchmaker = matching::Matchmaker::new(catalogue, settings);
+    let report = matchmaker.run(&store, true, std::sync::Arc::new(|_, _| {})).await.expect("scoring runs");
+    assert!(report.saved.created >= 1000, "a bulk pass: {report:?}");
+    analysed_since(&store, "match_parties", parties).await;
+    // Only the tables the pass wrote.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(store.analyses_for_tests("organisations").await.expect("store"), organisations);
+}

@@ -562,6 +562,8 @@ impl Store {
         bump(&txn, POPULATION).await?;
         stamp(&txn, &created.iter().map(|o| o.0).collect::<Vec<_>>()).await?;
         txn.commit().await?;
+        // An organisation, its account and about one answer per question each.
+        self.after_bulk_write(&[], created.len() * (questionnaire.question_count() + 2)).await;
         Ok(created)
     }
 }

@@ -149,7 +149,27 @@ impl Store {
     pub(crate) fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
+
+    /// After a bulk write of `rows` rows to `tables` (every table when empty), committed:
+    /// refreshes PostgreSQL's planner statistics of those tables at once (`ANALYZE`) rather than
+    /// leaving it to autovacuum, which may be minutes away or turned off. Planning with the
+    /// statistics of a nearly empty table, PostgreSQL read every match party for each search
+    /// (`counterparts_of`: 100 ms over 260,000 parties, 1.7 ms once analysed). SQLite plans
+    /// from its indexes alone here. A failure is logged, not returned: the write stands.
+    pub(crate) async fn after_bulk_write(&self, tables: &[&str], rows: usize) {
+        if !self.is_postgres() || rows < BULK_ROWS {
+            return;
+        }
+        let sql = format!("ANALYZE {}", tables.join(", "));
+        if let Err(error) = self.db.execute_unprepared(&sql).await {
+            tracing::warn!(error = %error, "failed to refresh the planner's statistics after a bulk write");
+        }
+    }
 }
+
+/// How many rows make a write bulk enough to refresh the planner's statistics after it
+/// (PostgreSQL's autovacuum waits for 50 rows and a tenth of the table).
+const BULK_ROWS: usize = 1000;
 
 /// The advisory lock key of migrations ("MWMIGRAT").
 const MIGRATION_LOCK: i64 = 0x4d57_4d49_4752_4154;

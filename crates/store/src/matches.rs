@@ -360,6 +360,7 @@ impl Store {
             bump_lists(&txn, chunk).await?;
         }
         txn.commit().await?;
+        self.after_bulk_write(&["matches", "match_parties"], saved.created + saved.updated).await;
         Ok(saved)
     }
 

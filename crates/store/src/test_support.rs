@@ -139,4 +139,16 @@ impl Store {
         let found = Listening::find_by_statement(statement(self.backend(), sql, [])).one(&self.db).await?;
         Ok(found.map_or(0, |f| f.listening as u64))
     }
+
+    /// How many times this PostgreSQL table's planner statistics were refreshed by `ANALYZE`
+    /// (as the statistics report it, up to a second late).
+    pub async fn analyses_for_tests(&self, table: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = ?";
+        #[derive(FromQueryResult)]
+        struct Analyses {
+            analyze_count: i64,
+        }
+        let found = Analyses::find_by_statement(statement(self.backend(), sql, [table.into()])).one(&self.db).await?;
+        Ok(found.map_or(0, |f| f.analyze_count))
+    }
 }
