@@ -194,11 +194,9 @@ async fn shows_within<T>(primed: Instant, within: Duration, read: impl AsyncFn()
     }
 }
 
-#[tokio::test]
-async fn a_change_made_through_one_instance_shows_through_another_at_once() {
-    if !backends().contains(&Backend::Postgres) {
-        return;
-    }
+/// Two instances on one fresh PostgreSQL database, and two members that match (an SME and a
+/// health organisation), scored.
+async fn two_instances_and_a_match() -> (TestApp, TestApp, Member, Member) {
     let first = spawn_app(Backend::Postgres).await;
     let second = first.another_instance().await;
     let a = first.member("ann@fleet.example", "Ann Fleet Ltd", "sme").await;
@@ -208,6 +206,15 @@ async fn a_change_made_through_one_instance_shows_through_another_at_once() {
         assert_eq!(saved.status(), StatusCode::OK);
     }
     first.score().await;
+    (first, second, a, b)
+}
+
+#[tokio::test]
+async fn a_change_made_through_one_instance_shows_through_another_at_once() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let (first, second, a, b) = two_instances_and_a_match().await;
     let within = Duration::from_millis(700);
 
     // A reveal through the first instance, read through the second, which has just cached the
@@ -257,15 +264,7 @@ async fn an_instance_whose_listening_connection_is_cut_listens_again_and_shows_c
     if !backends().contains(&Backend::Postgres) {
         return;
     }
-    let first = spawn_app(Backend::Postgres).await;
-    let second = first.another_instance().await;
-    let a = first.member("ann@cut.example", "Ann Cut Ltd", "sme").await;
-    let b = first.member("bo@cut.example", "Bo Cut Trust", "health_org").await;
-    for member in [&a, &b] {
-        let saved = first.put("/api/v1/me/answers", &answers(|_, _| 0, "very"), &member.token).await;
-        assert_eq!(saved.status(), StatusCode::OK);
-    }
-    first.score().await;
+    let (first, second, a, b) = two_instances_and_a_match().await;
 
     // Both instances' listening connections end, as when the network or the server fails.
     let listening = async || first.store.listeners_for_tests().await.expect("store");
